@@ -1,0 +1,126 @@
+"""Every default in one place: the CLI, the library, the web app and the docs read these.
+
+Settings come from, in rising priority: the defaults below, ``fimiwatch.toml`` in the current
+directory (or the file named by ``FIMIWATCH_CONFIG``), and ``FIMIWATCH_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_LANGUAGES: tuple[str, ...] = (
+    "en", "fr", "de", "cs", "sk", "lt", "lv", "et", "pl",
+    "ru", "uk", "zh", "it", "es", "nl", "hu", "ro", "bg",
+)  # fmt: skip
+
+PLATFORMS: tuple[str, ...] = (
+    "web", "rss", "twitter", "telegram", "facebook", "vk", "weibo",
+    "youtube", "tiktok", "linkedin", "email", "other",
+)  # fmt: skip
+
+AFFILIATIONS: tuple[str, ...] = (
+    "state_media", "state_affiliated", "government", "diplomat", "proxy", "independent", "unknown",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Limits for fetching feeds and pages from URLs (see ``ingest/fetch.py``)."""
+
+    allow_private: bool = False
+    max_bytes: int = 20 * 1024 * 1024
+    timeout_seconds: float = 20.0
+    max_redirects: int = 5
+    user_agent: str = "fimiwatch/0.1 (+https://github.com/fimiwatch)"
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Bounds on hostile input; a record over a bound is quarantined, never half-read."""
+
+    max_record_bytes: int = 4 * 1024 * 1024
+    max_file_bytes: int = 64 * 1024 * 1024 * 1024
+    max_document_bytes: int = 64 * 1024 * 1024
+    max_json_depth: int = 64
+    max_mail_parts: int = 200
+    max_text_chars: int = 1_000_000
+    chunk_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: Path = Path("fimiwatch.duckdb")
+    quarantine: Path | None = None
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
+    duckdb_memory_limit: str = "1GB"
+    duckdb_threads: int | None = None
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+
+    @property
+    def quarantine_path(self) -> Path:
+        """Rejected records land next to the store unless told otherwise."""
+        return self.quarantine or self.db.with_suffix(".quarantine.jsonl")
+
+
+_PATH_SETTINGS = frozenset({"db", "quarantine"})
+_INT_SETTINGS = frozenset({"duckdb_threads"})
+
+
+def _coerce(key: str, value: str, current: Any) -> Any:
+    if key in _PATH_SETTINGS:
+        return Path(value)
+    if key in _INT_SETTINGS:
+        return int(value)
+    if isinstance(current, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, tuple):
+        return tuple(part for part in value.replace(",", " ").split() if part)
+    return value
+
+
+def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ValueError(f"{where}: unknown setting {key!r}")
+        current = getattr(obj, key)
+        if hasattr(current, "__dataclass_fields__"):
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}: [{key}] must be a table")
+            changes[key] = _apply(current, value, f"{where} [{key}]")
+        elif isinstance(value, str | Path):
+            changes[key] = _coerce(key, str(value), current)
+        elif isinstance(current, tuple):
+            changes[key] = tuple(value)
+        else:
+            changes[key] = value
+    return replace(obj, **changes)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from defaults, the TOML file, the environment, then explicit overrides."""
+    settings = Settings()
+    path = config_file or Path(os.environ.get("FIMIWATCH_CONFIG", "fimiwatch.toml"))
+    if path.is_file():
+        with path.open("rb") as handle:
+            settings = _apply(settings, tomllib.load(handle), str(path))
+    env: dict[str, Any] = {}
+    for name in ("db", "quarantine", "languages", "duckdb_memory_limit", "duckdb_threads"):
+        value = os.environ.get(f"FIMIWATCH_{name.upper()}")
+        if value:
+            env[name] = value
+    if os.environ.get("FIMIWATCH_ALLOW_PRIVATE_FETCH"):
+        env["fetch"] = {"allow_private": os.environ["FIMIWATCH_ALLOW_PRIVATE_FETCH"]}
+    settings = _apply(settings, env, "environment")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return _apply(settings, given, "arguments")

@@ -1,0 +1,11 @@
+"""Registers fimiwatch's own detectors through the plugin hook, as a third party would."""
+
+from __future__ import annotations
+
+from fimiwatch.detect.base import Detector
+from fimiwatch.plugins import hookimpl
+
+
+@hookimpl
+def fimiwatch_detectors() -> list[type[Detector]]:
+    return []

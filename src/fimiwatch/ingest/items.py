@@ -1,0 +1,346 @@
+"""Readers for tabular post exports: items JSONL/CSV, the QUT toolkit CSV, Twitter/X IO CSV.
+
+These carry millions of rows, so they parse in DuckDB (an in-memory connection of their own,
+apart from the store) and never loop per row in Python. Physical line numbers for the
+quarantine come from the vectorised splitters in ``records.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from fimiwatch.config import IngestSettings
+from fimiwatch.ingest.base import (
+    ITEM_KEYS,
+    LIST_COLUMNS,
+    MAX_REJECT_RECORD_CHARS,
+    REJECT_SCHEMA,
+    STAGED_SCHEMA,
+    TEXT_COLUMNS,
+    Batch,
+    InputDocument,
+    ReadError,
+)
+from fimiwatch.ingest.records import csv_layout, iter_line_chunks
+
+BATCH_ROWS = 250_000
+
+
+def _parser() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"memory_limit": "1GB"})
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _header(head: bytes) -> list[str]:
+    first = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
+    return [column.strip().strip('"').strip() for column in first.rstrip("\r").split(",")]
+
+
+def _list_sql(column: str) -> str:
+    """A JSON array (``["a","b"]``), a bracketed list (``[a, b]``) or space-separated text."""
+    value = f"trim({column})"
+    return f"""CASE
+        WHEN {column} IS NULL OR {value} IN ('', '[]') THEN NULL
+        WHEN starts_with({value}, '[') AND json_valid({value})
+            THEN json_extract_string({value}, '$[*]')
+        WHEN starts_with({value}, '[')
+            THEN list_transform(string_split(trim({value}, '[]'), ','), lambda x: trim(x, ' ''"'))
+        ELSE string_split_regex({value}, '\\s+')
+    END"""
+
+
+def _extra_sql(columns: list[str], known: set[str]) -> str:
+    """A JSON object of the columns no canonical key takes, or NULL when all are empty."""
+    unknown = [c for c in columns if c not in known]
+    if not unknown:
+        return "CAST(NULL AS VARCHAR)"
+    pairs = ", ".join(f"{_literal(c)}, {_quote(c)}" for c in unknown)
+    return f"nullif(CAST(json_merge_patch('{{}}', json_object({pairs})) AS VARCHAR), '{{}}')"
+
+
+class ItemsJsonlReader:
+    """Items as JSON Lines, one object per line, keys as in the DESIGN contract."""
+
+    name: ClassVar[str] = "items-jsonl"
+    platform: ClassVar[str] = "other"
+    requires_published_at: ClassVar[bool] = True
+
+    @classmethod
+    def sniff(cls, name: str, head: bytes) -> int:
+        lowered = name.lower()
+        if lowered.endswith((".jsonl", ".ndjson", ".jsonl.txt")):
+            return 90
+        first = head.lstrip().split(b"\n", 1)[0]
+        if first.startswith(b"{") and b'"published_at"' in first:
+            return 60
+        return 0
+
+    def read(self, document: InputDocument, settings: IngestSettings) -> Iterator[Batch]:
+        con = _parser()
+        limit = settings.max_record_bytes
+        columns = ",\n".join(f"j->>{_literal(k)} AS {k}" for k in TEXT_COLUMNS)
+        lists = ",\n".join(
+            f"""CASE coalesce(json_type(j->{_literal(k)}), 'NULL')
+                    WHEN 'ARRAY' THEN json_extract_string(j, '$.{k}[*]')
+                    WHEN 'VARCHAR' THEN string_split_regex(trim(j->>{_literal(k)}), '\\s+')
+                    WHEN 'NULL' THEN NULL
+                    ELSE [j->>{_literal(k)}]
+                END AS {k}"""
+            for k in LIST_COLUMNS
+        )
+        removal = "{" + ",".join(f'"{k}":null' for k in sorted(ITEM_KEYS)) + "}"
+        sql = f"""
+        WITH decoded AS (
+            SELECT line, raw, TRY(decode(raw)) AS txt FROM chunk
+        ), parsed AS (
+            SELECT line, raw, txt, TRY(CAST(txt AS JSON)) AS j FROM decoded
+            WHERE txt IS NULL OR trim(txt, ' \t\r\n') <> ''
+        )
+        SELECT line,
+            CASE
+                WHEN txt IS NULL THEN 'not valid UTF-8'
+                WHEN j IS NULL THEN 'invalid JSON'
+                WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object'
+            END AS error,
+            left(coalesce(txt, CAST(raw AS VARCHAR)), {MAX_REJECT_RECORD_CHARS}) AS record,
+            {columns},
+            {lists},
+            nullif(CAST(json_merge_patch(j, '{removal}') AS VARCHAR), '{{}}') AS extra
+        FROM parsed
+        """
+        with document.open() as handle:
+            for chunk in iter_line_chunks(handle, settings.chunk_bytes, limit):
+                con.register("chunk", pa.table({"line": chunk.numbers, "raw": chunk.lines}))
+                batch = _split(con.sql(sql).to_arrow_table())
+                con.unregister("chunk")
+                yield Batch(batch.items, _with_oversize(batch.rejects, chunk.oversize, limit))
+
+
+def _with_oversize(rejects: pa.Table, oversize: list[tuple[int, bytes]], limit: int) -> pa.Table:
+    if not oversize:
+        return rejects
+    extra = pa.table(
+        {
+            "line": [line for line, _ in oversize],
+            "reason": [f"record over {limit} bytes"] * len(oversize),
+            "record": [prefix.decode("utf-8", "replace") + "…" for _, prefix in oversize],
+        },
+        schema=REJECT_SCHEMA,
+    )
+    return pa.concat_tables([rejects, extra]).sort_by("line")
+
+
+def _split(parsed: pa.Table) -> Batch:
+    """Separate parse errors from staged rows."""
+    error = parsed.column("error")
+    failed = error.is_valid()
+    rejects = pa.table(
+        {
+            "line": parsed.column("line").filter(failed),
+            "reason": error.filter(failed),
+            "record": parsed.column("record").filter(failed),
+        },
+        schema=REJECT_SCHEMA,
+    )
+    return Batch(_conform(parsed.filter(error.is_null())), rejects)
+
+
+class _CsvReader:
+    """Shared CSV machinery: DuckDB's parser, with rejects and physical line numbers."""
+
+    name: ClassVar[str]
+    platform: ClassVar[str] = "other"
+    requires_published_at: ClassVar[bool] = True
+    required: ClassVar[tuple[str, ...]]
+
+    def plan(self, columns: list[str]) -> tuple[dict[str, str], set[str]]:
+        """Canonical column → SQL over the CSV's text columns, and the CSV columns it uses
+        (the rest go to ``extra``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def sniff(cls, name: str, head: bytes) -> int:
+        return 85 if all(c in _header(head) for c in cls.required) else 0
+
+    def read(self, document: InputDocument, settings: IngestSettings) -> Iterator[Batch]:
+        with _local_path(document) as path:
+            yield from self._read_path(document.name, path, settings)
+
+    def _read_path(self, name: str, path: Path, settings: IngestSettings) -> Iterator[Batch]:
+        with path.open("rb") as handle:
+            columns = _header(handle.read(64 * 1024))
+        missing = [c for c in self.required if c not in columns]
+        if missing:
+            raise ReadError(f"{name}: line 1: missing required columns: {', '.join(missing)}")
+        con = _parser()
+        column_types = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
+        source = (
+            f"read_csv({_literal(str(path))}, header=true, delim=',', quote='\"', escape='\"', "
+            f"store_rejects=true, max_line_size={settings.max_record_bytes}, "
+            f"auto_detect=false, columns={{{column_types}}})"
+        )
+        try:
+            con.execute(f"CREATE TEMP TABLE scanned AS SELECT * FROM {source}")
+        except duckdb.Error as exc:
+            raise ReadError(f"{name}: not a readable CSV file: {exc}") from exc
+        errors = con.sql(
+            "SELECT byte_position, line, error_type || ': ' || error_message AS reason, "
+            f"left(csv_line, {MAX_REJECT_RECORD_CHARS}) AS record "
+            "FROM reject_errors ORDER BY byte_position"
+        ).to_arrow_table()
+        total = int(con.sql("SELECT count(*) FROM scanned").fetchall()[0][0])
+        lines = _accepted_lines(path, settings, errors, total)
+        rejects = pa.table(
+            {
+                "line": errors.column("line").cast(pa.int64()),
+                "reason": errors.column("reason"),
+                "record": errors.column("record"),
+            },
+            schema=REJECT_SCHEMA,
+        )
+        mapping, used = self.plan(columns)
+        select = ",\n".join(
+            f"{mapping.get(column, 'NULL')} AS {column}"
+            for column in STAGED_SCHEMA.names
+            if column not in {"line", "extra"}
+        )
+        extra = _extra_sql(columns, used)
+        for start in range(0, max(total, 1), BATCH_ROWS):
+            staged = con.sql(
+                f"SELECT {select}, {extra} AS extra FROM scanned "
+                f"WHERE rowid >= {start} AND rowid < {start + BATCH_ROWS} ORDER BY rowid"
+            ).to_arrow_table()
+            staged = staged.append_column("line", pa.array(lines[start : start + staged.num_rows]))
+            yield Batch(_conform(staged), rejects if start == 0 else REJECT_SCHEMA.empty_table())
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    return pa.table(
+        {n: table.column(n).cast(STAGED_SCHEMA.field(n).type) for n in STAGED_SCHEMA.names},
+        schema=STAGED_SCHEMA,
+    )
+
+
+def _accepted_lines(
+    path: Path, settings: IngestSettings, errors: pa.Table, total: int
+) -> np.ndarray:
+    """Physical line of each accepted row: record starts less the header and rejected ones."""
+    with path.open("rb") as handle:
+        layout = csv_layout(handle, settings.chunk_bytes)
+    starts, lines = layout.starts[1:], layout.lines[1:]
+    rejected_at = errors.column("byte_position").to_numpy(zero_copy_only=False)
+    keep = np.ones(len(starts), dtype=bool)
+    if len(rejected_at):
+        index = np.searchsorted(starts, rejected_at.astype(np.int64), side="right") - 1
+        keep[index[index >= 0]] = False
+    accepted = lines[keep]
+    if len(accepted) != total:
+        # The layout disagrees with DuckDB (e.g. stray quotes): number the records instead.
+        return np.arange(2, total + 2, dtype=np.int64)
+    return accepted
+
+
+@contextlib.contextmanager
+def _local_path(document: InputDocument) -> Iterator[Path]:
+    """DuckDB reads CSV from a path; spool fetched documents to a private temporary file."""
+    if document.path is not None:
+        yield document.path
+        return
+    fd, name = tempfile.mkstemp(suffix=".csv", prefix="fimiwatch-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(document.content or b"")
+        yield Path(name)
+    finally:
+        os.unlink(name)
+
+
+class ItemsCsvReader(_CsvReader):
+    """Items as CSV with the JSONL key names as columns."""
+
+    name: ClassVar[str] = "items-csv"
+    required: ClassVar[tuple[str, ...]] = ("id", "published_at")
+
+    @classmethod
+    def sniff(cls, name: str, head: bytes) -> int:
+        return 70 if all(c in _header(head) for c in cls.required) else 0
+
+    def plan(self, columns: list[str]) -> tuple[dict[str, str], set[str]]:
+        mapping = {c: _quote(c) for c in TEXT_COLUMNS if c in columns}
+        mapping.update({c: _list_sql(_quote(c)) for c in LIST_COLUMNS if c in columns})
+        return mapping, set(mapping)
+
+
+class QutCsvReader(_CsvReader):
+    """The coordination-network-toolkit's CSV (QUT Digital Observatory); epoch timestamps."""
+
+    name: ClassVar[str] = "qut-csv"
+    required: ClassVar[tuple[str, ...]] = ("message_id", "user_id", "message", "timestamp")
+    renames: ClassVar[dict[str, str]] = {
+        "id": "message_id",
+        "account_id": "user_id",
+        "account_name": "username",
+        "repost_of": "repost_id",
+        "reply_to": "reply_id",
+        "text": "message",
+        "published_at": "timestamp",
+    }
+
+    def plan(self, columns: list[str]) -> tuple[dict[str, str], set[str]]:
+        mapping = {k: _quote(v) for k, v in self.renames.items() if v in columns}
+        used = {v for v in self.renames.values() if v in columns}
+        if "urls" in columns:
+            mapping["links"] = _list_sql(_quote("urls"))
+            used.add("urls")
+        return mapping, used
+
+
+class TwitterIoReader(_CsvReader):
+    """Twitter/X information-operations archive CSV (``tweet_time`` is UTC without a zone)."""
+
+    name: ClassVar[str] = "twitter-io"
+    platform: ClassVar[str] = "twitter"
+    required: ClassVar[tuple[str, ...]] = ("tweetid", "userid", "tweet_text", "tweet_time")
+    renames: ClassVar[dict[str, str]] = {
+        "id": "tweetid",
+        "account_id": "userid",
+        "account_name": "user_screen_name",
+        "text": "tweet_text",
+        "lang": "tweet_language",
+        "reply_to": "in_reply_to_tweetid",
+        "repost_of": "retweet_tweetid",
+    }
+    lists: ClassVar[dict[str, str]] = {
+        "hashtags": "hashtags",
+        "links": "urls",
+        "mentions": "user_mentions",
+    }
+
+    def plan(self, columns: list[str]) -> tuple[dict[str, str], set[str]]:
+        mapping = {k: _quote(v) for k, v in self.renames.items() if v in columns}
+        mapping.update({k: _list_sql(_quote(v)) for k, v in self.lists.items() if v in columns})
+        time = f"trim({_quote('tweet_time')})"
+        mapping["published_at"] = (
+            f"CASE WHEN regexp_matches({time}, '([zZ]|[+-][0-9]{{2}}:?[0-9]{{2}})$') "
+            f"THEN {time} ELSE {time} || 'Z' END"
+        )
+        used = {v for v in (*self.renames.values(), *self.lists.values()) if v in columns}
+        return mapping, used | {"tweet_time"}

@@ -1,0 +1,107 @@
+"""One set of rules, in SQL, that turns staged items of any format into canonical items.
+
+Every reader stages strings; this step parses times, cleans lists, fixes platforms and
+languages, computes the content hash used for dedupe, and names the reason a record is
+rejected. Doing it in one vectorised query keeps the formats consistent and the hot path fast.
+"""
+
+from __future__ import annotations
+
+from fimiwatch.config import PLATFORMS
+
+MAX_ID_CHARS = 512
+EARLIEST_YEAR = 1990
+LATEST_YEAR = 2100
+
+_PLATFORM_LIST = ", ".join(f"'{p}'" for p in PLATFORMS)
+
+# Columns of the normalised relation, in the order the items table stores them (less the
+# store-assigned ingest_id).
+NORMALISED_COLUMNS = (
+    "id", "source", "platform", "published_at", "text", "title", "account_id", "account_name",
+    "url", "lang", "lang_detected", "links", "hashtags", "mentions", "repost_of", "reply_to",
+    "extra", "content_hash", "line",
+)  # fmt: skip
+
+
+def _clean_list(column: str, strip: str = "") -> str:
+    body = f"ltrim(trim(x), '{strip}')" if strip else "trim(x)"
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL ELSE "
+        f"list_filter(list_transform({column}, lambda x: {body}), lambda x: x IS NOT NULL AND x <> '') END"
+    )
+
+
+def normalise_sql(relation: str) -> str:
+    """SQL over ``relation`` (staged items) giving canonical columns plus a ``reject`` reason.
+
+    Parameters: ``$default_platform``, ``$source_override`` (applied to records naming no
+    source), ``$require_time`` (whether a missing date is a reject), ``$max_text`` (chars).
+    """
+    return f"""
+    WITH s AS (
+        SELECT *,
+            nullif(trim(id), '') AS n_id,
+            nullif(trim(published_at), '') AS n_time_raw,
+            lower(nullif(trim(platform), '')) AS n_platform_raw,
+            coalesce(nullif(trim(source), ''), $source_override) AS n_source
+        FROM {relation}
+    ), t AS (
+        SELECT *,
+            CASE
+                WHEN regexp_full_match(n_time_raw, '[+-]?[0-9]{{1,12}}(\\.[0-9]+)?')
+                    THEN TRY(to_timestamp(CAST(n_time_raw AS DOUBLE)))
+                WHEN regexp_matches(n_time_raw, '([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')
+                    THEN TRY_CAST(n_time_raw AS TIMESTAMPTZ)
+            END AS n_time,
+            regexp_extract(lower(trim(lang)), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
+        FROM s
+    )
+    SELECT
+        n_id AS id,
+        n_source AS source,
+        CASE
+            WHEN n_platform_raw IS NULL THEN $default_platform
+            WHEN n_platform_raw IN ({_PLATFORM_LIST}) THEN n_platform_raw
+            ELSE 'other'
+        END AS platform,
+        n_time AS published_at,
+        left(text, $max_text) AS text,
+        left(title, $max_text) AS title,
+        nullif(trim(account_id), '') AS account_id,
+        nullif(trim(account_name), '') AS account_name,
+        nullif(trim(url), '') AS url,
+        nullif(n_lang, '') AS lang,
+        false AS lang_detected,
+        {_clean_list("links")} AS links,
+        {_clean_list("hashtags", "#")} AS hashtags,
+        {_clean_list("mentions", "@")} AS mentions,
+        nullif(trim(repost_of), '') AS repost_of,
+        nullif(trim(reply_to), '') AS reply_to,
+        CASE
+            WHEN n_platform_raw IS NOT NULL AND n_platform_raw NOT IN ({_PLATFORM_LIST})
+                THEN json_merge_patch(coalesce(extra, '{{}}'), json_object('platform', platform))
+            ELSE CAST(extra AS JSON)
+        END AS extra,
+        md5(concat_ws(chr(31),
+            coalesce(n_source, ''), coalesce(n_platform_raw, $default_platform),
+            coalesce(trim(account_id), ''), coalesce(CAST(epoch_us(n_time) AS VARCHAR), ''),
+            coalesce(title, ''), coalesce(text, ''), coalesce(trim(url), ''),
+            coalesce(trim(repost_of), ''), coalesce(trim(reply_to), ''))) AS content_hash,
+        line,
+        CASE
+            WHEN n_id IS NULL THEN 'missing id'
+            WHEN length(n_id) > {MAX_ID_CHARS} THEN 'id longer than {MAX_ID_CHARS} characters'
+            WHEN n_time_raw IS NULL AND $require_time THEN 'missing published_at'
+            WHEN n_time_raw IS NOT NULL AND n_time IS NULL THEN
+                'published_at is neither ISO 8601 with a timezone nor Unix epoch seconds: '
+                || left(n_time_raw, 60)
+            WHEN year(n_time) NOT BETWEEN {EARLIEST_YEAR} AND {LATEST_YEAR} THEN
+                'published_at is outside {EARLIEST_YEAR}–{LATEST_YEAR} (milliseconds given '
+                || 'for seconds?): ' || left(n_time_raw, 60)
+            WHEN coalesce(trim(text), '') = '' AND coalesce(trim(title), '') = ''
+                THEN 'neither text nor title'
+            WHEN extra IS NOT NULL AND NOT json_valid(extra) THEN 'extra is not valid JSON'
+        END AS reject
+    FROM t
+    """

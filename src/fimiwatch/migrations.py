@@ -1,0 +1,119 @@
+"""Versioned schema of the store. Append a new migration; never edit an applied one."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "canonical tables: sources, watchlist, ingest log, items, accounts, mentions, "
+        "findings, quarantine",
+        """
+        CREATE TABLE sources (
+            source VARCHAR PRIMARY KEY,
+            name VARCHAR,
+            domain VARCHAR,
+            platform VARCHAR,
+            country VARCHAR,
+            language VARCHAR,
+            affiliation VARCHAR NOT NULL DEFAULT 'unknown',
+            owner_state VARCHAR,
+            notes VARCHAR,
+            loaded_from VARCHAR
+        );
+        CREATE TABLE watchlist (
+            kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            aliases VARCHAR[],
+            country VARCHAR,
+            role VARCHAR,
+            domains VARCHAR[],
+            notes VARCHAR,
+            loaded_from VARCHAR,
+            PRIMARY KEY (kind, name)
+        );
+        CREATE SEQUENCE ingest_id_seq START 1;
+        CREATE TABLE ingest_log (
+            ingest_id BIGINT PRIMARY KEY,
+            input VARCHAR NOT NULL,
+            sha256 VARCHAR,
+            format VARCHAR NOT NULL,
+            source_override VARCHAR,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ NOT NULL,
+            records BIGINT NOT NULL,
+            added BIGINT NOT NULL,
+            duplicates BIGINT NOT NULL,
+            rejected BIGINT NOT NULL
+        );
+        CREATE TABLE items (
+            id VARCHAR NOT NULL,
+            source VARCHAR,
+            platform VARCHAR NOT NULL,
+            published_at TIMESTAMPTZ,
+            text VARCHAR,
+            title VARCHAR,
+            account_id VARCHAR,
+            account_name VARCHAR,
+            url VARCHAR,
+            lang VARCHAR,
+            lang_detected BOOLEAN NOT NULL DEFAULT false,
+            links VARCHAR[],
+            hashtags VARCHAR[],
+            mentions VARCHAR[],
+            repost_of VARCHAR,
+            reply_to VARCHAR,
+            extra JSON,
+            content_hash VARCHAR NOT NULL,
+            ingest_id BIGINT NOT NULL,
+            line BIGINT
+        );
+        CREATE TABLE accounts (
+            platform VARCHAR NOT NULL,
+            account_id VARCHAR NOT NULL,
+            name VARCHAR,
+            source VARCHAR,
+            first_seen TIMESTAMPTZ,
+            last_seen TIMESTAMPTZ,
+            items BIGINT NOT NULL,
+            PRIMARY KEY (platform, account_id)
+        );
+        CREATE TABLE mentions (
+            item_id VARCHAR NOT NULL,
+            item_source VARCHAR,
+            kind VARCHAR NOT NULL,
+            entity VARCHAR NOT NULL,
+            matched VARCHAR,
+            start_char INTEGER,
+            end_char INTEGER,
+            producer VARCHAR NOT NULL
+        );
+        CREATE TABLE findings (
+            id VARCHAR PRIMARY KEY,
+            type VARCHAR NOT NULL,
+            detector VARCHAR NOT NULL,
+            title VARCHAR NOT NULL,
+            summary VARCHAR NOT NULL,
+            score DOUBLE NOT NULL,
+            severity VARCHAR NOT NULL,
+            first_seen TIMESTAMPTZ,
+            last_seen TIMESTAMPTZ,
+            item_ids VARCHAR[] NOT NULL,
+            account_ids VARCHAR[] NOT NULL,
+            source_ids VARCHAR[] NOT NULL,
+            targets VARCHAR[] NOT NULL,
+            actors VARCHAR[] NOT NULL,
+            disarm VARCHAR[] NOT NULL,
+            attack VARCHAR[] NOT NULL,
+            evidence JSON NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE quarantine (
+            ingest_id BIGINT NOT NULL,
+            input VARCHAR NOT NULL,
+            line BIGINT,
+            reason VARCHAR NOT NULL,
+            record VARCHAR
+        );
+        """,
+    ),
+)
