@@ -87,3 +87,19 @@ class Finding:
 
     def evidence_json(self) -> str:
         return orjson.dumps(self.evidence, default=str).decode()
+
+
+def load_findings(store: Any, type: str | None = None) -> list[dict[str, Any]]:
+    """Findings in the contract's JSON form, highest score first, ties by id (deterministic)."""
+    if type is not None and type not in FINDING_TYPES:
+        raise ValueError(f"finding type {type!r} is not one of {', '.join(FINDING_TYPES)}")
+    rows = store.rows(
+        "SELECT * EXCLUDE (detector, created_at) FROM findings "
+        "WHERE ? IS NULL OR type = ? ORDER BY score DESC, id",
+        [type, type],
+    )
+    for row in rows:
+        for key in ("first_seen", "last_seen"):
+            row[key] = row[key].isoformat() if row[key] else None
+        row["evidence"] = orjson.loads(row["evidence"]) if row["evidence"] else {}
+    return rows

@@ -23,3 +23,18 @@ def append_quarantine(store: Store, path: Path, ingest_id: int) -> int:
         for row in rows:
             handle.write(orjson.dumps({"ingest_id": ingest_id, **row}) + b"\n")
     return len(rows)
+
+
+def quarantine_rejects(
+    store: Store, path: Path, name: str, rejects: list[tuple[int, str, str]]
+) -> int:
+    """Record rejects found outside the item pipeline (reference files) the same way."""
+    if not rejects:
+        return 0
+    with store.transaction() as con:
+        ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
+        con.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?)",
+            [[ingest_id, name, line, reason, raw[:4096]] for line, reason, raw in rejects],
+        )
+    return append_quarantine(store, path, ingest_id)

@@ -8,6 +8,17 @@ from fimiwatch.plugins import hookimpl
 
 @hookimpl
 def fimiwatch_readers() -> list[type[Reader]]:
-    from fimiwatch.ingest import items
+    from fimiwatch.ingest import feeds, items, mail, profile, telegram, webpage
 
-    return [items.ItemsJsonlReader, items.ItemsCsvReader, items.QutCsvReader, items.TwitterIoReader]
+    return [
+        items.ItemsJsonlReader,
+        items.ItemsCsvReader,
+        items.QutCsvReader,
+        items.TwitterIoReader,
+        telegram.TelegramReader,
+        feeds.FeedReader,
+        webpage.HtmlReader,
+        mail.EmlReader,
+        mail.MboxReader,
+        profile.ProfileReader,
+    ]

@@ -28,6 +28,7 @@ from fimiwatch.ingest.ids import bounded_id
 ROWS_PER_BATCH = 5000
 _FEED_ROOTS = (b"<rss", b"<feed", b"<rdf:RDF", b"<rdf:rdf")
 _DOCTYPE = b"<!DOCTYPE"
+_DATE_KEYS = ("published", "updated", "created")
 
 
 class FeedReader:
@@ -49,11 +50,11 @@ class FeedReader:
         if document.content_type:
             headers["content-type"] = document.content_type
         parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
-        if not parsed.entries and (parsed.bozo or not parsed.version):
+        if not parsed.get("entries") and (parsed.get("bozo") or not parsed.get("version")):
             reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
             raise ReadError(f"{document.name}: not an RSS/Atom feed: {reason}")
-        context = _feed_context(parsed.feed)
-        entries = list(enumerate(parsed.entries, start=1))
+        context = _feed_context(parsed.get("feed", {}))
+        entries = list(enumerate(parsed.get("entries", []), start=1))
         for start in range(0, len(entries), ROWS_PER_BATCH):
             chunk = entries[start : start + ROWS_PER_BATCH]
             yield make_batch(
@@ -96,7 +97,7 @@ def _feed_context(feed: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _record(entry: Mapping[str, Any], context: dict[str, Any], max_chars: int) -> dict[str, Any]:
+def _record(entry: dict[str, Any], context: dict[str, Any], max_chars: int) -> dict[str, Any]:
     title = _plain(entry.get("title_detail") or {}, entry.get("title"))
     published = _published_at(entry)
     link = entry.get("link") if isinstance(entry.get("link"), str) else None
@@ -117,16 +118,19 @@ def _record(entry: Mapping[str, Any], context: dict[str, Any], max_chars: int) -
     }
 
 
-def _published_at(entry: Mapping[str, Any]) -> str | None:
-    """ISO 8601 UTC from feedparser's parsed time; the raw text if it could not parse it."""
-    for key in ("published", "updated", "created"):
-        parsed = entry.get(f"{key}_parsed")
+def _published_at(entry: dict[str, Any]) -> str | None:
+    """ISO 8601 UTC from feedparser's parsed time; the raw text if it could not parse it.
+
+    Plain ``dict.get``: feedparser's own ``get`` maps "published" to "updated" with a warning.
+    """
+    for key in _DATE_KEYS:
+        parsed = dict.get(entry, f"{key}_parsed")
         if parsed:
             try:
                 return time.strftime("%Y-%m-%dT%H:%M:%SZ", parsed)
             except (TypeError, ValueError, OverflowError):
                 break
-    return next((entry[k] for k in ("published", "updated", "created") if entry.get(k)), None)
+    return next((dict.get(entry, k) for k in _DATE_KEYS if dict.get(entry, k)), None)
 
 
 def _body(entry: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -55,15 +55,16 @@ def _header(head: bytes) -> list[str]:
 
 
 def _list_sql(column: str) -> str:
-    """A JSON array (``["a","b"]``), a bracketed list (``[a, b]``) or space-separated text."""
-    value = f"trim({column})"
+    """A JSON array (``["a","b"]``), a bracketed list (``[a, 'b']``) or space-separated text.
+
+    The common path is one plain split: this runs once per row of big files, and the shared
+    normalisation trims elements and drops empty ones afterwards.
+    """
+    bracketed = f"trim(trim(trim({column}), '[]'), ' ''\"')"
     return f"""CASE
-        WHEN {column} IS NULL OR {value} IN ('', '[]') THEN NULL
-        WHEN starts_with({value}, '[') AND json_valid({value})
-            THEN json_extract_string({value}, '$[*]')
-        WHEN starts_with({value}, '[')
-            THEN list_transform(string_split(trim({value}, '[]'), ','), lambda x: trim(x, ' ''"'))
-        ELSE string_split_regex({value}, '\\s+')
+        WHEN NOT starts_with(ltrim({column}), '[') THEN string_split({column}, ' ')
+        WHEN json_valid({column}) THEN json_extract_string({column}, '$[*]')
+        ELSE string_split(regexp_replace({bracketed}, '[''"]?\\s*,\\s*[''"]?', ',', 'g'), ',')
     END"""
 
 
@@ -100,7 +101,7 @@ class ItemsJsonlReader:
         lists = ",\n".join(
             f"""CASE coalesce(json_type(j->{_literal(k)}), 'NULL')
                     WHEN 'ARRAY' THEN json_extract_string(j, '$.{k}[*]')
-                    WHEN 'VARCHAR' THEN string_split_regex(trim(j->>{_literal(k)}), '\\s+')
+                    WHEN 'VARCHAR' THEN string_split(trim(j->>{_literal(k)}), ' ')
                     WHEN 'NULL' THEN NULL
                     ELSE [j->>{_literal(k)}]
                 END AS {k}"""
@@ -202,9 +203,10 @@ class _CsvReader:
         except duckdb.Error as exc:
             raise ReadError(f"{name}: not a readable CSV file: {exc}") from exc
         errors = con.sql(
-            "SELECT byte_position, line, error_type || ': ' || error_message AS reason, "
-            f"left(csv_line, {MAX_REJECT_RECORD_CHARS}) AS record "
-            "FROM reject_errors ORDER BY byte_position"
+            "SELECT min(byte_position) AS byte_position, line, "
+            "string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason, "
+            f"left(any_value(csv_line), {MAX_REJECT_RECORD_CHARS}) AS record "
+            "FROM reject_errors GROUP BY line ORDER BY line"
         ).to_arrow_table()
         total = int(con.sql("SELECT count(*) FROM scanned").fetchall()[0][0])
         lines = _accepted_lines(path, settings, errors, total)
@@ -223,13 +225,17 @@ class _CsvReader:
             if column not in {"line", "extra"}
         )
         extra = _extra_sql(columns, used)
-        for start in range(0, max(total, 1), BATCH_ROWS):
-            staged = con.sql(
-                f"SELECT {select}, {extra} AS extra FROM scanned "
-                f"WHERE rowid >= {start} AND rowid < {start + BATCH_ROWS} ORDER BY rowid"
-            ).to_arrow_table()
+        stream = con.sql(f"SELECT {select}, {extra} AS extra FROM scanned").to_arrow_reader(
+            BATCH_ROWS
+        )
+        start = 0
+        for record_batch in stream:
+            staged = pa.Table.from_batches([record_batch])
             staged = staged.append_column("line", pa.array(lines[start : start + staged.num_rows]))
             yield Batch(_conform(staged), rejects if start == 0 else REJECT_SCHEMA.empty_table())
+            start += staged.num_rows
+        if start == 0 and rejects.num_rows:
+            yield Batch(STAGED_SCHEMA.empty_table(), rejects)
 
 
 def _conform(table: pa.Table) -> pa.Table:

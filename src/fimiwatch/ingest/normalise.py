@@ -27,8 +27,8 @@ NORMALISED_COLUMNS = (
 def _clean_list(column: str, strip: str = "") -> str:
     body = f"ltrim(trim(x), '{strip}')" if strip else "trim(x)"
     return (
-        f"CASE WHEN {column} IS NULL THEN NULL ELSE "
-        f"list_filter(list_transform({column}, lambda x: {body}), lambda x: x IS NOT NULL AND x <> '') END"
+        f"nullif(list_filter(list_transform({column}, lambda x: {body}), "
+        f"lambda x: x IS NOT NULL AND x <> ''), [])"
     )
 
 

@@ -17,7 +17,7 @@ import duckdb
 
 from fimiwatch import plugins
 from fimiwatch.config import Settings
-from fimiwatch.ingest.base import InputDocument, ReadError, Reader
+from fimiwatch.ingest.base import InputDocument, Reader, ReadError
 from fimiwatch.ingest.normalise import NORMALISED_COLUMNS, normalise_sql
 from fimiwatch.quarantine import append_quarantine
 from fimiwatch.store import Store
@@ -107,136 +107,165 @@ def ingest_document(
     source: str | None = None,
     progress: Progress | None = None,
 ) -> IngestSummary:
-    """Ingest one document in a single transaction and return what happened to its records."""
+    """Ingest one document in a single transaction and return what happened to its records.
+
+    Valid records go straight into ``items`` batch by batch (one write, no staging copy);
+    once the whole input is in, duplicates and id conflicts are found with set operations
+    and taken back out. The transaction makes the retraction invisible to other readers.
+    """
     started = datetime.now(UTC)
     digest = _digest(document)
     settings = store.settings
     con = store.con
+    params = {
+        "default_platform": reader.platform,
+        "source_override": source,
+        "require_time": reader.requires_published_at,
+        "max_text": settings.ingest.max_text_chars,
+    }
+    normalise = normalise_sql("staged_batch")
+    columns = ", ".join(NORMALISED_COLUMNS)
+    records = 0
     with store.transaction():
         ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
-        con.execute(_staging_ddl(con))
-        params = {
-            "default_platform": reader.platform,
-            "source_override": source,
-            "require_time": reader.requires_published_at,
-            "max_text": settings.ingest.max_text_chars,
-        }
-        insert = f"INSERT INTO staging {normalise_sql('staged_batch')}"
-        records = 0
         for batch in reader.read(document, settings.ingest):
             con.register("staged_batch", batch.items)
-            con.execute(insert, params)
+            normalised = con.sql(normalise, params=params).to_arrow_table()
             con.unregister("staged_batch")
-            if batch.rejects.num_rows:
-                con.register("reader_rejects", batch.rejects)
-                con.execute(
-                    "INSERT INTO quarantine SELECT ?, ?, line, reason, record FROM reader_rejects",
-                    [ingest_id, document.name],
-                )
-                con.unregister("reader_rejects")
+            con.register("normalised", normalised)
+            con.execute(
+                f"INSERT INTO items ({columns}, ingest_id) "
+                f"SELECT {columns}, ? FROM normalised WHERE reject IS NULL",
+                [ingest_id],
+            )
+            con.execute(
+                f"""INSERT INTO quarantine SELECT ?, ?, line, reject, {_record_json()}
+                FROM normalised WHERE reject IS NOT NULL""",
+                [ingest_id, document.name],
+            )
+            con.unregister("normalised")
+            con.register("reader_rejects", batch.rejects)
+            con.execute(
+                "INSERT INTO quarantine SELECT ?, ?, line, reason, record FROM reader_rejects",
+                [ingest_id, document.name],
+            )
+            con.unregister("reader_rejects")
             records += batch.items.num_rows + batch.rejects.num_rows
             if progress:
                 progress(batch.items.num_rows + batch.rejects.num_rows)
-        counts = _classify_and_insert(con, ingest_id, document.name)
-        rejected = int(store.scalar("SELECT count(*) FROM quarantine WHERE ingest_id = ?", [ingest_id]))
+        added, duplicates = _retract_repeats(con, ingest_id, document.name)
+        _assign_sources_by_domain(con, ingest_id)
+        _update_accounts(con, ingest_id)
+        rejected = int(
+            store.scalar("SELECT count(*) FROM quarantine WHERE ingest_id = ?", [ingest_id])
+        )
         con.execute(
             "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
             [
                 ingest_id, document.name, digest, reader.name, source, started,
-                records, counts["added"], counts["duplicates"], rejected,
+                records, added, duplicates, rejected,
             ],
         )  # fmt: skip
-        con.execute("DROP TABLE staging")
-        con.execute("DROP TABLE classified")
     append_quarantine(store, settings.quarantine_path, ingest_id)
     return IngestSummary(
-        document.name, reader.name, records, counts["added"], counts["duplicates"], rejected,
-        ingest_id,
-    )  # fmt: skip
-
-
-def _staging_ddl(con: duckdb.DuckDBPyConnection) -> str:
-    """Explicit column definitions, copied from ``items``.
-
-    Not ``CREATE TABLE AS ... WHERE false``: on DuckDB 2.0.0 a table made that way inside a
-    transaction loses its rows when a second large INSERT appends to it.
-    """
-    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE items)").fetchall())
-    columns = ", ".join(f"{name} {types[name]}" for name in NORMALISED_COLUMNS)
-    return f"CREATE OR REPLACE TEMP TABLE staging ({columns}, reject VARCHAR)"
-
-
-def _classify_and_insert(
-    con: duckdb.DuckDBPyConnection, ingest_id: int, name: str
-) -> dict[str, int]:
-    """Quarantine invalid and conflicting records, drop exact duplicates, insert the rest."""
-    con.execute(
-        """
-        INSERT INTO quarantine
-        SELECT ?, ?, line, reject,
-            left(CAST(to_json(struct_pack(id, source, platform, account_id, title,
-                text := left(text, 1000))) AS VARCHAR), 4096)
-        FROM staging WHERE reject IS NOT NULL
-        """,
-        [ingest_id, name],
+        document.name, reader.name, records, added, duplicates, rejected, ingest_id
     )
+
+
+def _record_json(alias: str = "") -> str:
+    """A bounded JSON copy of a rejected normalised record, for the quarantine."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"left(CAST(to_json(struct_pack(id := {a}id, source := {a}source, "
+        f"platform := {a}platform, account_id := {a}account_id, title := {a}title, "
+        f"text := left({a}text, 1000))) AS VARCHAR), 4096)"
+    )
+
+
+def _retract_repeats(con: duckdb.DuckDBPyConnection, ingest_id: int, name: str) -> tuple[int, int]:
+    """Take back this input's exact duplicates; quarantine ids reused for other content.
+
+    A record is a duplicate when its (source, id) or its content was seen earlier in this input
+    or is already stored with the same content; reusing a stored or earlier id for different
+    content is a conflict, which goes to the quarantine. Returns (added, duplicates).
+    """
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE classified AS
-        WITH valid AS (
-            SELECT *,
-                row_number() OVER by_id AS id_rank,
-                first_value(content_hash) OVER by_id AS first_hash,
-                first_value(line) OVER by_id AS first_line,
-                row_number() OVER (PARTITION BY content_hash ORDER BY line) AS hash_rank
-            FROM staging WHERE reject IS NULL
-            WINDOW by_id AS (PARTITION BY coalesce(source, ''), id ORDER BY line)
+        CREATE OR REPLACE TEMP TABLE repeats AS
+        WITH fresh AS (
+            SELECT line, coalesce(source, '') AS source_key, id, content_hash
+            FROM items WHERE ingest_id = $ingest
+        ), repeated AS (
+            SELECT source_key, id, arg_min(content_hash, line) AS first_hash,
+                min(line) AS first_line
+            FROM fresh GROUP BY source_key, id HAVING count(*) > 1
         ), stored AS (
             SELECT coalesce(source, '') AS source_key, id, any_value(content_hash) AS stored_hash
-            FROM items WHERE id IN (SELECT id FROM valid)
+            FROM items
+            WHERE ingest_id <> $ingest AND id IN (SELECT id FROM fresh)
             GROUP BY ALL
+        ), repeated_content AS (
+            SELECT content_hash, min(line) AS first_line
+            FROM fresh GROUP BY content_hash HAVING count(*) > 1
+        ), stored_content AS (
+            SELECT DISTINCT content_hash FROM items
+            WHERE ingest_id <> $ingest AND content_hash IN (SELECT content_hash FROM fresh)
+        ), classified AS (
+            SELECT f.line, f.id, r.first_line,
+                CASE
+                    WHEN f.line > r.first_line AND f.content_hash = r.first_hash THEN 'duplicate'
+                    WHEN f.line > r.first_line THEN 'conflict-in-input'
+                    WHEN s.stored_hash = f.content_hash THEN 'duplicate'
+                    WHEN s.stored_hash IS NOT NULL THEN 'conflict-in-store'
+                    WHEN f.line > c.first_line THEN 'duplicate'
+                    WHEN k.content_hash IS NOT NULL THEN 'duplicate'
+                END AS status
+            FROM fresh f
+            LEFT JOIN repeated r USING (source_key, id)
+            LEFT JOIN stored s USING (source_key, id)
+            LEFT JOIN repeated_content c USING (content_hash)
+            LEFT JOIN stored_content k USING (content_hash)
         )
-        SELECT v.*,
-            CASE
-                WHEN v.id_rank > 1 AND v.content_hash = v.first_hash THEN 'duplicate'
-                WHEN v.id_rank > 1 THEN 'conflict-in-input'
-                WHEN s.stored_hash = v.content_hash THEN 'duplicate'
-                WHEN s.stored_hash IS NOT NULL THEN 'conflict-in-store'
-                WHEN v.hash_rank > 1 THEN 'duplicate'
-                WHEN v.content_hash IN (SELECT content_hash FROM items) THEN 'duplicate'
-                ELSE 'new'
-            END AS status
-        FROM valid v
-        LEFT JOIN stored s ON s.source_key = coalesce(v.source, '') AND s.id = v.id
-        """
-    )
-    con.execute(
-        """
-        INSERT INTO quarantine
-        SELECT ?, ?, line,
-            CASE status
-                WHEN 'conflict-in-input' THEN 'id ' || id || ' already used at line '
-                    || first_line || ' of this input for different content'
-                ELSE 'id ' || id || ' is already stored for different content'
-            END,
-            left(CAST(to_json(struct_pack(id, source, platform, account_id, title,
-                text := left(text, 1000))) AS VARCHAR), 4096)
-        FROM classified WHERE status LIKE 'conflict%'
+        SELECT * FROM classified WHERE status IS NOT NULL
         """,
-        [ingest_id, name],
+        {"ingest": ingest_id},
     )
-    columns = ", ".join(NORMALISED_COLUMNS)
     con.execute(
-        f"INSERT INTO items ({columns}, ingest_id) "
-        f"SELECT {columns}, ? FROM classified WHERE status = 'new' ORDER BY line",
-        [ingest_id],
+        f"""
+        INSERT INTO quarantine
+        SELECT $ingest, $name, r.line,
+            CASE r.status
+                WHEN 'conflict-in-input' THEN 'id ' || r.id || ' already used at line '
+                    || r.first_line || ' of this input for different content'
+                ELSE 'id ' || r.id || ' is already stored for different content'
+            END,
+            {_record_json("i")}
+        FROM repeats r JOIN items i ON i.ingest_id = $ingest AND i.line = r.line
+        WHERE r.status LIKE 'conflict%'
+        """,
+        {"ingest": ingest_id, "name": name},
     )
+    con.execute(
+        "DELETE FROM items WHERE ingest_id = $ingest AND line IN (SELECT line FROM repeats)",
+        {"ingest": ingest_id},
+    )
+    added = con.execute("SELECT count(*) FROM items WHERE ingest_id = ?", [ingest_id]).fetchall()[
+        0
+    ][0]
+    duplicates = con.execute("SELECT count(*) FROM repeats WHERE status = 'duplicate'").fetchall()[
+        0
+    ][0]
+    con.execute("DROP TABLE repeats")
+    return int(added), int(duplicates)
+
+
+def _update_accounts(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
     con.execute(
         """
         INSERT INTO accounts
         SELECT platform, account_id, any_value(account_name), any_value(source),
             min(published_at), max(published_at), count(*)
-        FROM classified WHERE status = 'new' AND account_id IS NOT NULL
+        FROM items WHERE ingest_id = ? AND account_id IS NOT NULL
         GROUP BY platform, account_id
         ON CONFLICT (platform, account_id) DO UPDATE SET
             name = coalesce(excluded.name, accounts.name),
@@ -244,11 +273,31 @@ def _classify_and_insert(
             first_seen = least(accounts.first_seen, excluded.first_seen),
             last_seen = greatest(accounts.last_seen, excluded.last_seen),
             items = accounts.items + excluded.items
-        """
+        """,
+        [ingest_id],
     )
-    rows = con.execute(
-        "SELECT count(*) FILTER (status = 'new'), count(*) FILTER (status = 'duplicate') "
-        "FROM classified"
-    ).fetchall()
-    added, duplicates = rows[0]
-    return {"added": int(added), "duplicates": int(duplicates)}
+
+
+def _assign_sources_by_domain(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
+    """Give items that name no source the registry source whose domain their URL is on
+    (the longest matching domain wins, so ``czech.cri.cn`` beats ``cri.cn``)."""
+    con.execute(
+        r"""
+        UPDATE items SET source = matched.source
+        FROM (
+            SELECT unsourced.row_id, arg_max(s.source, length(s.domain)) AS source
+            FROM (
+                SELECT rowid AS row_id,
+                    regexp_replace(lower(regexp_extract(
+                        url, '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1)), '^www\.', '') AS host
+                FROM items
+                WHERE ingest_id = $ingest AND source IS NULL AND url IS NOT NULL
+            ) AS unsourced
+            JOIN sources s ON s.domain IS NOT NULL
+                AND (unsourced.host = s.domain OR ends_with(unsourced.host, '.' || s.domain))
+            GROUP BY unsourced.row_id
+        ) AS matched
+        WHERE items.rowid = matched.row_id
+        """,
+        {"ingest": ingest_id},
+    )

@@ -53,7 +53,7 @@ class ProfileReader:
         for line, value, error in _records(data, document.name, settings.max_json_depth):
             reason = error or _problem(value)
             if reason is not None:
-                rejects.append((line, reason, _dump(value)))
+                rejects.append((line, reason, value if error else _dump(value)))
             else:
                 rows.append((line, _item(value, settings.max_text_chars)))
             if len(rows) + len(rejects) >= ROWS_PER_BATCH:

@@ -56,11 +56,12 @@ class HtmlReader:
             )
         except RecursionError:
             raise ReadError(f"{document.name}: HTML nested too deeply to extract") from None
-        if page is None or not getattr(page, "text", None):
+        fields = page if isinstance(page, dict) or page is None else page.as_dict()
+        if not fields or not fields.get("text"):
             raw = data[:4096].decode("utf-8", "replace")
             yield make_batch([], [(1, "no article text found in the page", raw)])
             return
-        record = _record(page.as_dict(), fetched_url, lang, settings.max_text_chars)
+        record = _record(fields, fetched_url, lang, settings.max_text_chars)
         yield make_batch([(1, record)])
 
 

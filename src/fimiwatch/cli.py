@@ -1,0 +1,352 @@
+"""The ``fimiwatch`` command line: a thin layer over the library (see DESIGN, CLI).
+
+Exit codes: 0 success, 2 bad input (the message names the file, line and reason), 1 internal
+error.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from fimiwatch import plugins
+from fimiwatch.config import Settings, load_settings
+from fimiwatch.findings import FINDING_TYPES, load_findings
+from fimiwatch.ingest.base import ReadError
+from fimiwatch.reference_csv import ReferenceLoad
+from fimiwatch.store import Store, StoreError
+
+console = Console(stderr=True)
+out = Console()
+
+app = typer.Typer(
+    help="Watch foreign information manipulation and interference (FIMI): ingest posts, "
+    "articles, mail and profiles; detect coordination, laundering, targeting, phishing and "
+    "recruitment approaches; show the evidence behind every finding.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+sources_app = typer.Typer(
+    help="The source registry: outlets and accounts, and whom they speak for."
+)
+watchlist_app = typer.Typer(help="Watched people, organisations, elections and domains.")
+app.add_typer(sources_app, name="sources")
+app.add_typer(watchlist_app, name="watchlist")
+
+
+class BadInput(Exception):
+    """Exit 2 with this message."""
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[
+        Path | None,
+        typer.Option(help="Store file (DuckDB). Default: ./fimiwatch.duckdb or $FIMIWATCH_DB."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Settings file. Default: ./fimiwatch.toml if present.")
+    ] = None,
+) -> None:
+    ctx.obj = load_settings(config, db=db)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@contextmanager
+def _store(ctx: typer.Context) -> Iterator[Store]:
+    store = Store(_settings(ctx).db, _settings(ctx))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    inputs: Annotated[
+        list[str], typer.Argument(help="Files, folders (read recursively) or http(s) URLs.")
+    ],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="Input format, or auto to detect it from name and content."
+        ),
+    ] = "auto",
+    source: Annotated[
+        str | None,
+        typer.Option(help="Source key (see the registry) for records that name none."),
+    ] = None,
+) -> None:
+    """Read inputs into the store. Re-ingesting adds nothing; bad records go to quarantine."""
+    from fimiwatch.ingest.pipeline import (
+        choose_reader,
+        expand_inputs,
+        ingest_document,
+        open_document,
+    )
+
+    settings = _settings(ctx)
+    failures: list[str] = []
+    table = Table("input", "format", "records", "added", "duplicates", "rejected")
+    with _store(ctx) as store, _progress() as progress:
+        for name in expand_inputs(inputs):
+            try:
+                document = open_document(name, settings)
+                reader = choose_reader(document, format)
+                task = progress.add_task(f"{Path(name).name} ({reader.name})", total=None)
+                summary = ingest_document(
+                    store, document, reader, source, lambda n, t=task: progress.advance(t, n)
+                )
+                progress.remove_task(task)
+            except ReadError as exc:
+                failures.append(str(exc))
+                console.print(f"[red]error:[/red] {exc}")
+                continue
+            table.add_row(
+                name, summary.format, str(summary.records), str(summary.added),
+                str(summary.duplicates), str(summary.rejected),
+            )  # fmt: skip
+    console.print(table)
+    if any(row for row in table.columns[5].cells if row != "0"):
+        console.print(f"Rejected records are in {settings.quarantine_path}")
+    if failures:
+        raise BadInput(f"{len(failures)} input(s) could not be read")
+
+
+def _report_reference(ctx: typer.Context, store: Store, what: str, load: ReferenceLoad) -> None:
+    from fimiwatch.quarantine import quarantine_rejects
+
+    settings = _settings(ctx)
+    quarantine_rejects(store, settings.quarantine_path, load.path, load.rejected)
+    for line, reason, _ in load.rejected:
+        console.print(f"[yellow]{load.path}:{line}:[/yellow] {reason}")
+    note = (
+        f", {len(load.rejected)} rejected (see {settings.quarantine_path})" if load.rejected else ""
+    )
+    console.print(f"{load.loaded} {what} loaded from {load.path}{note}")
+
+
+@sources_app.command("load")
+def sources_load(
+    ctx: typer.Context, registry: Annotated[Path, typer.Argument(help="Registry CSV.")]
+) -> None:
+    """Load a source registry CSV.
+
+    Columns: source,name,domain,platform,country,language,affiliation,owner_state,notes.
+    """
+    from fimiwatch.intel.registry import load_sources
+
+    with _store(ctx) as store:
+        _report_reference(ctx, store, "sources", load_sources(store, registry))
+
+
+@sources_app.command("list")
+def sources_list(ctx: typer.Context) -> None:
+    """Show the registry."""
+    with _store(ctx) as store:
+        rows = store.rows(
+            "SELECT source, name, domain, affiliation, owner_state FROM sources ORDER BY source"
+        )
+    _print_table(rows, ["source", "name", "domain", "affiliation", "owner_state"])
+
+
+@watchlist_app.command("load")
+def watchlist_load(
+    ctx: typer.Context, watchlist: Annotated[Path, typer.Argument(help="Watchlist CSV.")]
+) -> None:
+    """Load a watchlist CSV (kind,name,aliases,country,role,domains,notes; lists use ';')."""
+    from fimiwatch.watchlist import load_watchlist
+
+    with _store(ctx) as store:
+        _report_reference(ctx, store, "watchlist entries", load_watchlist(store, watchlist))
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    only: Annotated[
+        str | None, typer.Option(help="Comma-separated detector names (default: all).")
+    ] = None,
+) -> None:
+    """Enrich new items (language), run the detectors and print a summary of findings."""
+    from fimiwatch.runner import run_pipeline
+
+    selected = [name.strip() for name in only.split(",") if name.strip()] if only else None
+    with _store(ctx) as store, _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, n: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=None)
+            progress.advance(tasks[stage], n)
+
+        try:
+            summary = run_pipeline(store, selected, advance)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+        counts = store.counts()
+    _print_run_summary(summary, counts)
+
+
+def _print_run_summary(summary: Any, counts: dict[str, int]) -> None:
+    console.print(
+        f"{counts['items']} items, {counts['accounts']} accounts, {counts['sources']} sources; "
+        f"language detected for {summary.languages_detected} items"
+    )
+    if not summary.detectors:
+        console.print("No detectors are installed yet: nothing to detect.")
+    table = Table("detector", "findings", "seconds")
+    for name, (found, seconds) in summary.detectors.items():
+        table.add_row(name, str(found), f"{seconds:.2f}")
+    if summary.detectors:
+        console.print(table)
+
+
+class FindingsFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+FINDING_COLUMNS = ["id", "type", "severity", "score", "title", "first_seen", "last_seen"]
+
+
+@app.command()
+def findings(
+    ctx: typer.Context,
+    type: Annotated[
+        str | None, typer.Option("--type", help=f"One of: {', '.join(FINDING_TYPES)}.")
+    ] = None,
+    format: Annotated[FindingsFormat, typer.Option("--format")] = FindingsFormat.table,
+) -> None:
+    """List findings (highest score first) as a table, JSON Lines or CSV."""
+    with _store(ctx) as store:
+        try:
+            rows = load_findings(store, type)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+    if format is FindingsFormat.jsonl:
+        for row in rows:
+            sys.stdout.buffer.write(orjson.dumps(row, default=str) + b"\n")
+    elif format is FindingsFormat.csv:
+        writer = csv.writer(sys.stdout)
+        columns = list(rows[0]) if rows else FINDING_COLUMNS
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(
+                [
+                    orjson.dumps(v).decode() if isinstance(v, list | dict) else v
+                    for v in (row[c] for c in columns)
+                ]
+            )
+    else:
+        _print_table(rows, FINDING_COLUMNS)
+
+
+def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    out.print(table)
+    if not rows:
+        console.print("(none)")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Do not start the web app (for scripts).")
+    ] = False,
+    report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+        "fimiwatch-demo-report.html"
+    ),
+) -> None:
+    """Build a fresh store from the bundled demo corpus, run everything, write a report."""
+    from fimiwatch.demo import run_demo
+
+    settings = _settings(ctx)
+    if settings.db == Settings().db:
+        settings = load_settings(None, db=Path("fimiwatch-demo.duckdb"))
+    with _progress() as progress:
+        result = run_demo(settings, progress, report)
+    _print_run_summary(result.run, result.counts)
+    _print_table(result.findings, FINDING_COLUMNS)
+    console.print(f"Store: {settings.db}   Report: {report}")
+    if not no_serve:
+        console.print("The web app is not part of this release yet; use --no-serve in scripts.")
+
+
+@app.command("formats")
+def formats() -> None:
+    """List the input formats this installation can read (plugins included)."""
+    for name, cls in sorted(plugins.readers().items()):
+        out.print(f"{name:12} {(cls.__doc__ or '').strip().splitlines()[0]}")
+
+
+def main() -> None:
+    """Entry point: map errors to exit codes (2 bad input, 1 internal error)."""
+    try:
+        app(standalone_mode=False)
+    except (BadInput, ReadError, StoreError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
+        sys.exit(code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("FIMIWATCH_DEBUG"):
+            traceback.print_exc()
+        console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}")
+        sys.exit(1)

@@ -1,0 +1,105 @@
+"""``fimiwatch run``: enrich what is new, then run detectors and replace their findings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from fimiwatch import plugins
+from fimiwatch.detect.base import Detector
+from fimiwatch.enrich.langid import detect_missing_languages
+from fimiwatch.findings import Finding
+from fimiwatch.store import Store
+
+
+@dataclass
+class RunSummary:
+    languages_detected: int = 0
+    detectors: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Detector name → (findings, seconds)."""
+
+
+def select_detectors(only: list[str] | None) -> list[type[Detector]]:
+    available = plugins.detectors()
+    if not only:
+        return [available[name] for name in sorted(available)]
+    unknown = [name for name in only if name not in available]
+    if unknown:
+        raise ValueError(
+            f"unknown detector(s): {', '.join(unknown)}; "
+            f"available: {', '.join(sorted(available)) or 'none'}"
+        )
+    return [available[name] for name in only]
+
+
+def run_pipeline(
+    store: Store,
+    only: list[str] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> RunSummary:
+    """Enrich, then run each selected detector; each detector's old findings are replaced."""
+    detectors = select_detectors(only)
+    summary = RunSummary()
+    summary.languages_detected = detect_missing_languages(
+        store,
+        store.settings.languages,
+        (lambda n: progress("languages", n)) if progress else None,
+    )
+    for cls in detectors:
+        started = time.perf_counter()
+        findings = cls().run(store)
+        save_findings(store, cls.name, findings)
+        summary.detectors[cls.name] = (len(findings), time.perf_counter() - started)
+    return summary
+
+
+def save_findings(store: Store, detector: str, findings: list[Finding]) -> None:
+    created = datetime.now(UTC)
+    table = pa.Table.from_pylist(
+        [
+            {
+                **f.to_dict(),
+                "first_seen": f.first_seen,
+                "last_seen": f.last_seen,
+                "evidence": f.evidence_json(),
+                "detector": detector,
+                "created_at": created,
+            }
+            for f in findings
+        ],
+        schema=FINDINGS_SCHEMA,
+    )
+    with store.transaction() as con:
+        con.execute("DELETE FROM findings WHERE detector = ?", [detector])
+        con.register("new_findings", table)
+        con.execute("INSERT INTO findings BY NAME SELECT * FROM new_findings")
+        con.unregister("new_findings")
+
+
+_LIST = pa.list_(pa.string())
+FINDINGS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("type", pa.string()),
+        ("detector", pa.string()),
+        ("title", pa.string()),
+        ("summary", pa.string()),
+        ("score", pa.float64()),
+        ("severity", pa.string()),
+        ("first_seen", pa.timestamp("us", tz="UTC")),
+        ("last_seen", pa.timestamp("us", tz="UTC")),
+        ("item_ids", _LIST),
+        ("account_ids", _LIST),
+        ("source_ids", _LIST),
+        ("targets", _LIST),
+        ("actors", _LIST),
+        ("disarm", _LIST),
+        ("attack", _LIST),
+        ("evidence", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
