@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import httpcore
@@ -46,24 +48,27 @@ class _Failed(Exception):
 def fetch_url(url: str, settings: FetchSettings) -> InputDocument:
     """GET ``url`` under ``settings``' limits; the document is named by the final URL."""
     deadline = time.monotonic() + settings.timeout_seconds
+    target = _checked_url(url)
     transport = _GuardedTransport(settings.allow_private)
     headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
     with httpx.Client(transport=transport, trust_env=False, headers=headers) as client:
-        current = url
         for _ in range(settings.max_redirects + 1):
-            target = _checked_url(current)
-            try:
-                result = _get(client, target, settings.max_bytes, deadline)
-            except _Refused as error:
-                raise ReadError(f"{current}: refused: {error}") from None
-            except (_Failed, httpx.HTTPError, httpx.InvalidURL) as error:
-                reason = str(error) or type(error).__name__
-                raise ReadError(f"{current}: fetch failed: {reason}") from None
-            if isinstance(result, httpx.URL):
-                current = str(result)
-                continue
-            return InputDocument(name=str(target), content=result[0], content_type=result[1])
+            result = _hop(client, target, settings.max_bytes, deadline)
+            if not isinstance(result, httpx.URL):
+                return InputDocument(name=str(target), content=result[0], content_type=result[1])
+            target = _checked_url(str(result))
     raise ReadError(f"{url}: more than {settings.max_redirects} redirects")
+
+
+def _hop(
+    client: httpx.Client, url: httpx.URL, max_bytes: int, deadline: float
+) -> httpx.URL | tuple[bytes, str | None]:
+    try:
+        return _get(client, url, max_bytes, deadline)
+    except _Refused as error:
+        raise ReadError(f"{url}: refused: {error}") from None
+    except (_Failed, httpx.HTTPError, httpx.InvalidURL) as error:
+        raise ReadError(f"{url}: fetch failed: {str(error) or type(error).__name__}") from None
 
 
 def _checked_url(url: str) -> httpx.URL:
@@ -209,8 +214,14 @@ class _GuardedTransport(httpx.HTTPTransport):
     """httpx's transport over a connection pool that uses the guarded backend."""
 
     def __init__(self, allow_private: bool) -> None:
-        ssl_context = httpx.create_ssl_context()
+        ssl_context = _ssl_context()
         super().__init__(verify=ssl_context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context, network_backend=_GuardedBackend(allow_private)
         )
+
+
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    """Built once: loading the CA bundle costs tens of milliseconds."""
+    return httpx.create_ssl_context()

@@ -132,7 +132,14 @@ def _mbox_messages(
 
 
 def _joined(parts: list[bytes], size: int, max_bytes: int) -> bytes | None:
-    return b"".join(parts) if size <= max_bytes else None
+    """The message, less the blank line mbox writers put before the next ``From `` line."""
+    if size > max_bytes:
+        return None
+    raw = b"".join(parts)
+    for blank in (b"\r\n", b"\n"):
+        if raw.endswith(blank * 2):
+            return raw[: -len(blank)]
+    return raw
 
 
 def _batch(messages: list[tuple[int, bytes | None]], settings: IngestSettings) -> Batch:
