@@ -15,7 +15,9 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.quarantine_path == Path("fimiwatch.quarantine.jsonl")
 
 
-def test_toml_then_environment_then_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_toml_then_environment_then_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "fimiwatch.toml"
     config.write_text(
         'db = "from-toml.duckdb"\nlanguages = ["en", "cs"]\n[ingest]\nmax_record_bytes = 10\n'

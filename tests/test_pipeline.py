@@ -91,7 +91,11 @@ def test_bad_records_are_quarantined_with_line_and_reason(
     summary = ingest(store, path)
     assert (summary.records, summary.added, summary.rejected) == (5, 2, 3)
     lines = [orjson.loads(line) for line in settings.quarantine_path.read_bytes().splitlines()]
-    assert [(q["line"], q["file"]) for q in lines] == [(2, str(path)), (3, str(path)), (4, str(path))]
+    assert [(q["line"], q["file"]) for q in lines] == [
+        (2, str(path)),
+        (3, str(path)),
+        (4, str(path)),
+    ]
     reasons = [q["reason"] for q in lines]
     assert reasons[0] == "invalid JSON"
     assert reasons[1].startswith("published_at is neither ISO 8601") and "yesterday" in reasons[1]
@@ -174,7 +178,9 @@ def test_killed_ingest_leaves_the_store_consistent(tmp_path: Path) -> None:
     small = write_jsonl(tmp_path / "small.jsonl", [post(i) for i in range(5)])
     with Store(db) as store:
         ingest(store, small)
-    big = write_jsonl(tmp_path / "big.jsonl", [post(i, id=f"big{i}", text=f"big {i}") for i in range(400_000)])
+    big = write_jsonl(
+        tmp_path / "big.jsonl", [post(i, id=f"big{i}", text=f"big {i}") for i in range(400_000)]
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT, str(db), str(big)],
         stdout=subprocess.PIPE,

@@ -326,26 +326,16 @@ def formats() -> None:
 
 
 def main() -> None:
-    """Entry point: map errors to exit codes (2 bad input, 1 internal error)."""
+    """Entry point: map errors to exit codes (2 bad input, 1 internal error).
+
+    Usage errors are typer's own (exit 2); ``FIMIWATCH_DEBUG=1`` shows tracebacks.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except (BadInput, ReadError, StoreError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
-    except (typer.Exit, SystemExit) as exc:
-        code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
-        sys.exit(code)
-    except typer.Abort:
-        sys.exit(1)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if os.environ.get("FIMIWATCH_DEBUG"):
             traceback.print_exc()
         console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}")

@@ -14,6 +14,7 @@ open, and a bytes value as a file name too (``open(b"/etc/passwd")``) — never 
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -26,7 +27,8 @@ from fimiwatch.ingest.htmltext import html_to_text, is_web_url, read_html, uniqu
 from fimiwatch.ingest.ids import bounded_id
 
 ROWS_PER_BATCH = 5000
-_FEED_ROOTS = (b"<rss", b"<feed", b"<rdf:RDF", b"<rdf:rdf")
+_FIRST_ELEMENT = re.compile(rb"<([A-Za-z][\w:.-]*)")
+_FEED_ROOTS = (b"rss", b"feed", b"rdf:rdf")
 _DOCTYPE = b"<!DOCTYPE"
 _DATE_KEYS = ("published", "updated", "created")
 
@@ -38,7 +40,8 @@ class FeedReader:
 
     @classmethod
     def sniff(cls, name: str, head: bytes) -> int:
-        if any(root in head for root in _FEED_ROOTS):
+        root = _FIRST_ELEMENT.search(head)
+        if root and root.group(1).lower() in _FEED_ROOTS:
             return 90
         if name.lower().endswith((".rss", ".atom")):
             return 70
@@ -91,7 +94,9 @@ def _declaration_end(data: bytes, start: int) -> int:
 def _feed_context(feed: Mapping[str, Any]) -> dict[str, Any]:
     language = str(feed.get("language") or "")[:2].lower()
     return {
-        "lang": language if language.isalpha() and len(language) == 2 else None,
+        "lang": language
+        if language.isascii() and language.isalpha() and len(language) == 2
+        else None,
         "feed_title": feed.get("title"),
         "feed_link": feed.get("link"),
     }

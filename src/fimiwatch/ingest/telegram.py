@@ -24,6 +24,7 @@ _CONSUMED_KEYS = frozenset(
      "text_entities"}
 )  # fmt: skip
 _LINK_TYPES = frozenset({"link", "text_link"})
+_HASHTAG_TYPES = frozenset({"hashtag"})
 _MENTION_TYPES = frozenset({"mention", "mention_name"})
 _EPOCH = re.compile(r"-?\d{1,12}")
 _NAIVE_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?")
@@ -136,7 +137,7 @@ def _record(message: Mapping[str, Any], chat_id: str, context: dict[str, Any]) -
         "account_name": message.get("from") if isinstance(message.get("from"), str) else None,
         "reply_to": f"{chat_id}:{reply}" if reply is not None else None,
         "links": _entity_values(entities, _LINK_TYPES),
-        "hashtags": [h.lstrip("#") for h in _entity_values(entities, {"hashtag"})],
+        "hashtags": [h.lstrip("#") for h in _entity_values(entities, _HASHTAG_TYPES)],
         "mentions": _mentions(entities),
         **context,
     }
@@ -163,7 +164,7 @@ def _text_and_entities(message: Mapping[str, Any]) -> tuple[str, list[dict[str, 
     return "".join(texts), entities
 
 
-def _entity_values(entities: list[dict[str, Any]], types: frozenset[str] | set[str]) -> list[str]:
+def _entity_values(entities: list[dict[str, Any]], types: frozenset[str]) -> list[str]:
     values = []
     for entity in entities:
         if entity.get("type") in types:
@@ -189,7 +190,8 @@ def _mentions(entities: list[dict[str, Any]]) -> list[str]:
 
 
 def _published_at(message: Mapping[str, Any]) -> str | None:
-    """ISO 8601 UTC from ``date_unixtime``; else the local-less ``date`` taken as UTC."""
+    """ISO 8601 UTC from ``date_unixtime``; else ``date`` (the exporting machine's local time,
+    with no zone: older exports have nothing better) taken as UTC."""
     epoch = message.get("date_unixtime")
     if isinstance(epoch, int | str) and _EPOCH.fullmatch(str(epoch)):
         try:
