@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -128,7 +129,7 @@ def ingest(
                 reader = choose_reader(document, format)
                 task = progress.add_task(f"{Path(name).name} ({reader.name})", total=None)
                 summary = ingest_document(
-                    store, document, reader, source, lambda n, t=task: progress.advance(t, n)
+                    store, document, reader, source, partial(progress.advance, task)
                 )
                 progress.remove_task(task)
             except ReadError as exc:

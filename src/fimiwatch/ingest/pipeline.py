@@ -96,7 +96,8 @@ def choose_reader(document: InputDocument, format: str = "auto") -> Reader:
 def _digest(document: InputDocument) -> str:
     if document.content is not None:
         return hashlib.sha256(document.content).hexdigest()
-    with document.open() as handle:
+    assert document.path is not None
+    with document.path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
