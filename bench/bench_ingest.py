@@ -39,7 +39,7 @@ with Store(settings.db, settings) as store:
                      "duplicates": summary.duplicates, "rejected": summary.rejected,
                      "records": summary.records})
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"runs": runs, "peak_mb": peak}))
+print("RESULT " + json.dumps({"runs": runs, "peak_mb": peak}))
 """
 
 
@@ -74,7 +74,8 @@ def measure(path: Path, fmt: str, work: Path, repeats: int) -> dict[str, object]
         [sys.executable, "-c", CHILD, str(db), str(path), fmt, str(repeats)],
         check=True, capture_output=True, text=True, env=env,
     )  # fmt: skip
-    return json.loads(out.stdout)
+    result_line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    return json.loads(result_line.removeprefix("RESULT "))
 
 
 def main() -> None:

@@ -7,10 +7,12 @@ including IPv4 embedded in IPv6), and the connection is then made to one of *tho
 addresses*, with the original host name kept for the Host header, TLS SNI and certificate check.
 Pinning the address this way (a guarded httpcore network backend) closes the DNS-rebinding
 window in which a second lookup could return an internal address. Redirects are followed by
-hand, each hop checked again; the body is streamed and abandoned past ``max_bytes``; the whole
-fetch shares one deadline. Environment proxies are ignored: a proxy would resolve the name
-itself and bypass the check. Name resolution uses the system resolver, whose own timeout
-applies before the deadline can be checked.
+hand, each hop checked again; the body is streamed (gzip/deflate decoded here, with an output
+bound) and abandoned past ``max_bytes``. The whole fetch shares one deadline: every network
+wait is limited to the time left when its request started and the deadline is checked after
+each chunk, so a server dripping bytes is cut off within about twice ``timeout_seconds``.
+Environment proxies are ignored: a proxy would resolve the name itself and bypass the check.
+Name resolution uses the system resolver, whose own timeout is not under this deadline.
 """
 
 from __future__ import annotations

@@ -123,7 +123,9 @@ def _mbox_messages(
                 raise ReadError(f"{name}: not an mbox: the first line is not a 'From ' line")
         else:
             size += len(chunk)
-            if size <= max_bytes:
+            if size > max_bytes:
+                parts.clear()  # only its number is reported; hold none of it
+            else:
                 unescape = at_line_start and _ESCAPED_FROM.match(chunk)
                 parts.append(chunk[1:] if unescape else chunk)
         at_line_start = chunk.endswith(b"\n")
@@ -165,7 +167,7 @@ def _read_message(raw: bytes, settings: IngestSettings) -> tuple[dict[str, Any] 
     except RecursionError:
         return None, "MIME structure nested too deeply to parse"
     except Exception as error:  # the stdlib parser on hostile bytes: anything may surface
-        return None, f"cannot be parsed as an email: {type(error).__name__}: {error}"
+        return None, clean_text(f"cannot be parsed as an email: {type(error).__name__}: {error}")
     if not message.keys():
         return None, "no mail headers found: not an email message"
     assert isinstance(message, EmailMessage)

@@ -19,7 +19,7 @@ import trafilatura
 from fimiwatch.config import IngestSettings
 from fimiwatch.ingest.base import Batch, InputDocument, ReadError, make_batch
 from fimiwatch.ingest.htmltext import is_web_url
-from fimiwatch.ingest.ids import bounded_id, sha256_id
+from fimiwatch.ingest.ids import bounded_id
 
 _DATE_PARAMS = {"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True}
 _EXTRA_KEYS = ("sitename", "description", "hostname", "categories", "tags", "image", "license")
@@ -72,7 +72,7 @@ def _record(
     canonical = page.get("url") if is_web_url(str(page.get("url") or "")) else None
     url = canonical or fetched_url
     record = {
-        "id": bounded_id(url, text) if url else sha256_id(text),
+        "id": bounded_id(url, text),
         "published_at": _published_at(page.get("date")),
         "title": page.get("title"),
         "text": text,
