@@ -7,6 +7,7 @@ error.
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import sys
 import traceback
@@ -331,6 +332,8 @@ def main() -> None:
 
     Usage errors are typer's own (exit 2); ``FIMIWATCH_DEBUG=1`` shows tracebacks.
     """
+    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         app()
     except (BadInput, ReadError, StoreError) as exc:

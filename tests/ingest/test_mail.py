@@ -339,3 +339,16 @@ def test_any_bytes_yield_valid_batches_or_read_error(read: Any, data: bytes, pre
     for reader in (EmlReader, MboxReader):
         with contextlib.suppress(ReadError):
             read(reader, prefix + data)
+
+
+def test_missing_date_falls_back_to_received_then_to_none(read: Any) -> None:
+    received = (
+        b"Received: from relay.example by mx.example; Tue, 14 May 2024 09:30:00 +0200\r\n"
+        b"From: a@example.org\r\nTo: b@example.org\r\n\r\nbody\r\n"
+    )
+    result = read(EmlReader, received)
+    assert result.items[0]["published_at"] == "2024-05-14T09:30:00+02:00"
+    assert result.items[0]["title"] == "(no subject)"
+    bare = read(EmlReader, b"From: a@example.org\r\nTo: b@example.org\r\n\r\n")
+    assert bare.items[0]["published_at"] is None
+    assert EmlReader.requires_published_at is False

@@ -260,3 +260,21 @@ def test_any_json_yields_valid_batches_or_read_error(
 def test_any_bytes_yield_valid_batches_or_read_error(read: Any, data: bytes) -> None:
     with contextlib.suppress(ReadError):
         read(TelegramReader, data)
+
+
+def test_media_only_posts_get_a_title(tmp_path: Path, read: Any) -> None:
+    export = {
+        "name": "c",
+        "type": "public_channel",
+        "id": 7,
+        "messages": [
+            {"id": 1, "type": "message", "date_unixtime": "1714000000", "text": "",
+             "photo": "photos/1.jpg"},
+            {"id": 2, "type": "message", "date_unixtime": "1714000001", "text": [],
+             "media_type": "video_file", "file": "v.mp4"},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "result.json"
+    path.write_bytes(orjson.dumps(export))
+    items = read(TelegramReader, path).items
+    assert [i["title"] for i in items] == ["[photo]", "[video file]"]

@@ -9,6 +9,7 @@ could not parse. The ingest pipeline then validates and normalises staged items 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +112,20 @@ def clip(value: str, limit: int = MAX_REJECT_RECORD_CHARS) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 
 
+def clean_text(value: str) -> str:
+    """Replace lone surrogates (from hostile JSON escapes) that Arrow and orjson refuse."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def _as_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        return clean_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -133,6 +143,13 @@ def _as_list(value: Any) -> list[str] | None:
     return [_as_text(value) or ""]
 
 
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # lone surrogates deep inside: escape them instead
+        return json.dumps(value, default=str, ensure_ascii=True)
+
+
 def staged_row(record: Mapping[str, Any], line: int) -> dict[str, Any]:
     """Map one record (canonical keys, anything else goes to ``extra``) to a staged row."""
     row: dict[str, Any] = {"line": line}
@@ -141,7 +158,7 @@ def staged_row(record: Mapping[str, Any], line: int) -> dict[str, Any]:
     for key in LIST_COLUMNS:
         row[key] = _as_list(record.get(key))
     extra = {k: v for k, v in record.items() if k not in ITEM_KEYS}
-    row["extra"] = orjson.dumps(extra, default=str).decode() if extra else None
+    row["extra"] = _json_text(extra) if extra else None
     return row
 
 

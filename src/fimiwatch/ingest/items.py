@@ -17,6 +17,7 @@ from typing import ClassVar
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fimiwatch.config import IngestSettings
 from fimiwatch.ingest.base import (
@@ -30,7 +31,8 @@ from fimiwatch.ingest.base import (
     InputDocument,
     ReadError,
 )
-from fimiwatch.ingest.records import csv_layout, iter_line_chunks
+from fimiwatch.ingest.jsondoc import JsonTooDeep, loads_bounded
+from fimiwatch.ingest.records import BOM, csv_layout, iter_line_chunks
 
 BATCH_ROWS = 250_000
 
@@ -89,7 +91,7 @@ class ItemsJsonlReader:
         lowered = name.lower()
         if lowered.endswith((".jsonl", ".ndjson", ".jsonl.txt")):
             return 90
-        first = head.lstrip().split(b"\n", 1)[0]
+        first = head.removeprefix(BOM).lstrip().split(b"\n", 1)[0]
         if first.startswith(b"{") and b'"published_at"' in first:
             return 60
         return 0
@@ -97,6 +99,7 @@ class ItemsJsonlReader:
     def read(self, document: InputDocument, settings: IngestSettings) -> Iterator[Batch]:
         con = _parser()
         limit = settings.max_record_bytes
+        depth = settings.max_json_depth
         columns = ",\n".join(f"j->>{_literal(k)} AS {k}" for k in TEXT_COLUMNS)
         lists = ",\n".join(
             f"""CASE coalesce(json_type(j->{_literal(k)}), 'NULL')
@@ -129,24 +132,56 @@ class ItemsJsonlReader:
         """
         with document.open() as handle:
             for chunk in iter_line_chunks(handle, settings.chunk_bytes, limit):
-                con.register("chunk", pa.table({"line": chunk.numbers, "raw": chunk.lines}))
+                lines, numbers, deep = _without_deep(chunk.lines, chunk.numbers, depth)
+                con.register("chunk", pa.table({"line": numbers, "raw": lines}))
                 batch = _split(con.sql(sql).to_arrow_table())
                 con.unregister("chunk")
-                yield Batch(batch.items, _with_oversize(batch.rejects, chunk.oversize, limit))
+                rejects = _with_oversize(batch.rejects, chunk.oversize, limit)
+                yield Batch(batch.items, _with_rejects(rejects, deep))
 
 
 def _with_oversize(rejects: pa.Table, oversize: list[tuple[int, bytes]], limit: int) -> pa.Table:
-    if not oversize:
+    reason = f"record over {limit} bytes"
+    return _with_rejects(rejects, [(line, reason, prefix) for line, prefix in oversize])
+
+
+def _with_rejects(rejects: pa.Table, more: list[tuple[int, str, bytes]]) -> pa.Table:
+    if not more:
         return rejects
     extra = pa.table(
         {
-            "line": [line for line, _ in oversize],
-            "reason": [f"record over {limit} bytes"] * len(oversize),
-            "record": [prefix.decode("utf-8", "replace") + "…" for _, prefix in oversize],
+            "line": [line for line, _, _ in more],
+            "reason": [reason for _, reason, _ in more],
+            "record": [
+                raw[:MAX_REJECT_RECORD_CHARS].decode("utf-8", "replace") + "…" for _, _, raw in more
+            ],
         },
         schema=REJECT_SCHEMA,
     )
     return pa.concat_tables([rejects, extra]).sort_by("line")
+
+
+def _without_deep(
+    lines: pa.BinaryArray, numbers: np.ndarray, max_depth: int
+) -> tuple[pa.BinaryArray, np.ndarray, list[tuple[int, str, bytes]]]:
+    """Take out lines whose JSON nests deeper than ``max_depth`` (DuckDB sets no bound, and
+    such values in ``extra`` break later readers). Only lines with more opening brackets
+    than the bound can be that deep, so only those few are parsed here."""
+    opening = pc.count_substring_regex(lines, r"[\[{]").to_numpy(zero_copy_only=False)
+    deep: list[tuple[int, str, bytes]] = []
+    drop = np.zeros(len(lines), dtype=bool)
+    for index in np.flatnonzero(opening > max_depth):
+        raw = lines[int(index)].as_py()
+        try:
+            loads_bounded(raw, max_depth)
+        except JsonTooDeep as error:
+            deep.append((int(numbers[index]), str(error), raw))
+            drop[index] = True
+        except ValueError:
+            pass  # not JSON at all: the SQL names the reason
+    if not deep:
+        return lines, numbers, deep
+    return lines.filter(pa.array(~drop)), numbers[~drop], deep
 
 
 def _split(parsed: pa.Table) -> Batch:
@@ -209,10 +244,10 @@ class _CsvReader:
             "FROM reject_errors GROUP BY line ORDER BY line"
         ).to_arrow_table()
         total = int(con.sql("SELECT count(*) FROM scanned").fetchall()[0][0])
-        lines = _accepted_lines(path, settings, errors, total)
+        lines, rejected_lines = _record_lines(path, settings, errors, total)
         rejects = pa.table(
             {
-                "line": errors.column("line").cast(pa.int64()),
+                "line": rejected_lines,
                 "reason": errors.column("reason"),
                 "record": errors.column("record"),
             },
@@ -245,23 +280,29 @@ def _conform(table: pa.Table) -> pa.Table:
     )
 
 
-def _accepted_lines(
+def _record_lines(
     path: Path, settings: IngestSettings, errors: pa.Table, total: int
-) -> np.ndarray:
-    """Physical line of each accepted row: record starts less the header and rejected ones."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Physical line of each accepted row and of each rejected one, from the record starts.
+
+    DuckDB's own ``line`` counts records, not lines (a quoted newline earlier in the file
+    shifts it), so it is used only as a fallback. Its ``byte_position`` lies inside the
+    rejected record or, for missing columns, just past its end: ``byte_position - 1`` always
+    falls within the record.
+    """
     with path.open("rb") as handle:
         layout = csv_layout(handle, settings.chunk_bytes)
     starts, lines = layout.starts[1:], layout.lines[1:]
+    duckdb_lines = errors.column("line").to_numpy(zero_copy_only=False).astype(np.int64)
     rejected_at = errors.column("byte_position").to_numpy(zero_copy_only=False)
+    index = np.searchsorted(starts, rejected_at.astype(np.int64) - 1, side="right") - 1
     keep = np.ones(len(starts), dtype=bool)
-    if len(rejected_at):
-        index = np.searchsorted(starts, rejected_at.astype(np.int64), side="right") - 1
-        keep[index[index >= 0]] = False
+    keep[index[index >= 0]] = False
     accepted = lines[keep]
     if len(accepted) != total:
         # The layout disagrees with DuckDB (e.g. stray quotes): number the records instead.
-        return np.arange(2, total + 2, dtype=np.int64)
-    return accepted
+        return np.arange(2, total + 2, dtype=np.int64), duckdb_lines
+    return accepted, np.where(index >= 0, lines[np.maximum(index, 0)], duckdb_lines)
 
 
 @contextlib.contextmanager
@@ -343,7 +384,7 @@ class TwitterIoReader(_CsvReader):
     def plan(self, columns: list[str]) -> tuple[dict[str, str], set[str]]:
         mapping = {k: _quote(v) for k, v in self.renames.items() if v in columns}
         mapping.update({k: _list_sql(_quote(v)) for k, v in self.lists.items() if v in columns})
-        time = f"trim({_quote('tweet_time')})"
+        time = f"nullif(trim({_quote('tweet_time')}), '')"
         mapping["published_at"] = (
             f"CASE WHEN regexp_matches({time}, '([zZ]|[+-][0-9]{{2}}:?[0-9]{{2}})$') "
             f"THEN {time} ELSE {time} || 'Z' END"

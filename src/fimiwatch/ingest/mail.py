@@ -68,7 +68,7 @@ T = TypeVar("T")
 class EmlReader:
     name: ClassVar[str] = "eml"
     platform: ClassVar[str] = "email"
-    requires_published_at: ClassVar[bool] = True
+    requires_published_at: ClassVar[bool] = False
 
     @classmethod
     def sniff(cls, name: str, head: bytes) -> int:
@@ -87,7 +87,7 @@ class EmlReader:
 class MboxReader:
     name: ClassVar[str] = "mbox"
     platform: ClassVar[str] = "email"
-    requires_published_at: ClassVar[bool] = True
+    requires_published_at: ClassVar[bool] = False
 
     @classmethod
     def sniff(cls, name: str, head: bytes) -> int:
@@ -203,8 +203,8 @@ def _record(
     ]
     return {
         "id": bounded_id(message_id, raw),
-        "published_at": _date(view.first("date")),
-        "title": view.first("subject"),
+        "published_at": _date(view.first("date")) or _received_date(view.all("received")),
+        "title": view.first("subject") or "(no subject)",
         "text": body.text or None,
         "account_id": (sender.get("address") or "").lower() or None,
         "account_name": sender.get("name") or None,
@@ -293,6 +293,16 @@ def _date(value: str | None) -> str | None:
     if moment is None:
         return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def _received_date(received: list[str]) -> str | None:
+    """When Date is missing: the time the nearest relay stamped (after the last ``;``)."""
+    for header in received:
+        if ";" in header:
+            found = _date(header.rsplit(";", 1)[1].strip())
+            if found:
+                return found
+    return None
 
 
 def _strip_angles(value: str | None) -> str | None:

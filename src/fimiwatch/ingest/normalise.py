@@ -49,9 +49,12 @@ def normalise_sql(relation: str) -> str:
     ), t AS (
         SELECT *,
             CASE
-                WHEN regexp_full_match(n_time_raw, '[+-]?[0-9]{{1,12}}(\\.[0-9]+)?')
+                -- Up to 13 digits, so that milliseconds reach the range check below.
+                WHEN regexp_full_match(n_time_raw, '[+-]?[0-9]{{1,13}}(\\.[0-9]+)?')
                     THEN TRY(to_timestamp(CAST(n_time_raw AS DOUBLE)))
-                WHEN regexp_matches(n_time_raw, '([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')
+                -- A time of day, then its zone: a bare date's '-DD' is not an offset.
+                WHEN regexp_matches(n_time_raw,
+                        '[0-9]:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]*)?)?([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')
                     THEN TRY_CAST(n_time_raw AS TIMESTAMPTZ)
             END AS n_time,
             regexp_extract(lower(trim(lang)), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
@@ -79,6 +82,7 @@ def normalise_sql(relation: str) -> str:
         nullif(trim(repost_of), '') AS repost_of,
         nullif(trim(reply_to), '') AS reply_to,
         CASE
+            WHEN extra IS NOT NULL AND NOT json_valid(extra) THEN NULL  -- rejected below
             WHEN n_platform_raw IS NOT NULL AND n_platform_raw NOT IN ({_PLATFORM_LIST})
                 THEN json_merge_patch(coalesce(extra, '{{}}'), json_object('platform', platform))
             ELSE CAST(extra AS JSON)

@@ -42,14 +42,16 @@ def iter_line_chunks(handle: IO[bytes], chunk_bytes: int, max_line: int) -> Iter
     skipping: tuple[int, bytes] | None = None
     first = True
     while True:
-        block = handle.read(chunk_bytes)
+        # The first read is at least as long as the BOM, so that it is seen whole.
+        block = handle.read(max(chunk_bytes, len(BOM)) if first else chunk_bytes)
+        at_end = not block  # tested apart from ``block``, which may be emptied below
         if first:
             block = block.removeprefix(BOM)
             first = False
         oversize: list[tuple[int, bytes]] = []
         if skipping is not None:
             end = block.find(b"\n")
-            if end < 0 and block:
+            if end < 0 and not at_end:
                 continue
             oversize.append(skipping)
             skipping = None
@@ -57,7 +59,7 @@ def iter_line_chunks(handle: IO[bytes], chunk_bytes: int, max_line: int) -> Iter
             block = block[end + 1 :] if end >= 0 else b""
         data = carry + block
         carry = b""
-        if block:
+        if not at_end:
             cut = data.rfind(b"\n") + 1
             data, carry = data[:cut], data[cut:]
             if len(carry) > max_line:
@@ -71,7 +73,7 @@ def iter_line_chunks(handle: IO[bytes], chunk_bytes: int, max_line: int) -> Iter
             lines, numbers = pa.array([], pa.binary()), np.zeros(0, dtype=np.int64)
         if len(lines) or oversize:
             yield LineChunk(lines, numbers, oversize)
-        if not block and skipping is None:
+        if at_end and skipping is None:
             return
 
 

@@ -133,6 +133,7 @@ def _record(message: Mapping[str, Any], chat_id: str, context: dict[str, Any]) -
         "id": f"{chat_id}:{_as_id(message.get('id'))}",
         "published_at": _published_at(message),
         "text": text or None,
+        "title": None if text else _media_label(message),
         "account_id": _as_id(message.get("from_id")),
         "account_name": message.get("from") if isinstance(message.get("from"), str) else None,
         "reply_to": f"{chat_id}:{reply}" if reply is not None else None,
@@ -187,6 +188,23 @@ def _mentions(entities: list[dict[str, Any]]) -> list[str]:
         elif entity["text"].strip():
             found.append(entity["text"].strip().lstrip("@"))
     return found
+
+
+def _media_label(message: Mapping[str, Any]) -> str | None:
+    """A title for posts that are only media, so they are kept (e.g. ``[photo]``)."""
+    for key in (
+        "media_type",
+        "photo",
+        "file",
+        "poll",
+        "location_information",
+        "contact_information",
+    ):
+        value = message.get(key)
+        if value:
+            kind = value if key == "media_type" and isinstance(value, str) else key
+            return f"[{kind.replace('_', ' ')}]"
+    return None
 
 
 def _published_at(message: Mapping[str, Any]) -> str | None:
