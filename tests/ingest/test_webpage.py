@@ -153,3 +153,16 @@ def test_any_text_in_a_page_yields_valid_batches(
 def test_any_bytes_yield_valid_batches_or_read_error(read: Any, data: bytes, prefix: bytes) -> None:
     with contextlib.suppress(ReadError):
         read(HtmlReader, prefix + data)
+
+
+def test_declared_publication_time_beats_the_date_in_the_url(tmp_path: Path, read: Any) -> None:
+    page = tmp_path / "p.html"
+    page.write_text(
+        "<html><head><title>T</title>"
+        '<link rel="canonical" href="https://site.example/2024/05/10/story/">'
+        '<meta property="article:published_time" content="2024-05-10T14:35:00+02:00">'
+        "</head><body><article><h1>Story</h1>"
+        + "<p>A long enough paragraph of article text for extraction to keep it.</p>" * 8
+        + "</article></body></html>"
+    )
+    assert read(HtmlReader, page).items[0]["published_at"] == "2024-05-10T14:35:00+02:00"

@@ -62,6 +62,7 @@ class HtmlReader:
             yield make_batch([], [(1, "no article text found in the page", raw)])
             return
         record = _record(fields, fetched_url, lang, settings.max_text_chars)
+        record["published_at"] = _meta_time(tree) or record["published_at"]
         yield make_batch([(1, record)])
 
 
@@ -83,6 +84,26 @@ def _record(
     }
     record.update({key: page.get(key) or None for key in _EXTRA_KEYS})
     return record
+
+
+_TIME_XPATH = (
+    "//meta[@property='article:published_time' or @name='article:published_time'"
+    " or @property='og:published_time' or @itemprop='datePublished']/@content"
+    " | //time[@itemprop='datePublished' or @pubdate]/@datetime"
+)
+
+
+def _meta_time(tree: lxml.html.HtmlElement) -> str | None:
+    """The publication time the page declares with its zone (trafilatura keeps only the day
+    when the URL holds a date)."""
+    for value in tree.xpath(_TIME_XPATH)[:10]:
+        try:
+            moment = datetime.fromisoformat(str(value).strip()[:40])
+        except ValueError:
+            continue
+        if moment.tzinfo is not None:
+            return moment.isoformat()
+    return None
 
 
 def _published_at(value: Any) -> str | None:

@@ -1,0 +1,54 @@
+"""The demo: corpus reproducible from its generator, and `fimiwatch demo` end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from fimiwatch.store import Store
+from tests.test_cli import fimiwatch
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+
+
+def test_committed_corpus_matches_its_generator() -> None:
+    result = subprocess.run(
+        [sys.executable, str(DEMO / "generate.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    truth = json.loads((DEMO / "truth.json").read_text())
+    counts = truth["counts"]
+    result = fimiwatch("--db", str(tmp_path / "demo.duckdb"), "demo", "--no-serve", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "No detectors are installed yet" in result.stderr
+    report = (tmp_path / "fimiwatch-demo-report.html").read_text()
+    assert "fimiwatch brief" in report and "<script" not in report
+    with Store(tmp_path / "demo.duckdb") as store:
+        by_format = dict(
+            store.con.execute("SELECT format, sum(added) FROM ingest_log GROUP BY ALL").fetchall()
+        )
+        assert by_format["items-jsonl"] == counts["posts"] + counts["articles_jsonl"]
+        assert by_format["qut-csv"] == counts["qut_rows"]
+        assert by_format["twitter-io"] == counts["twitter_io_rows"]
+        assert by_format["rss"] == counts["rss_items"] + counts["atom_entries"]
+        assert by_format["html"] == counts["html_pages"]
+        assert by_format["eml"] + by_format["mbox"] == counts["eml_files"] + counts["mbox_messages"]
+        assert by_format["profile"] == counts["profiles"]
+        assert by_format["telegram"] == counts["telegram_messages"] - 2  # two service messages
+        assert store.scalar("SELECT count(*) FROM sources") == counts["sources"]
+        assert store.scalar("SELECT count(*) FROM watchlist") == counts["watchlist_rows"]
+        assert store.scalar("SELECT count(*) FROM items WHERE lang IS NULL") < 50
+        unsourced_pages = store.scalar(
+            "SELECT count(*) FROM items WHERE platform IN ('web', 'rss') AND source IS NULL"
+        )
+        assert unsourced_pages == 0
+    quarantined = [orjson.loads(line) for line in (tmp_path / "demo.quarantine.jsonl").open("rb")]
+    assert [q["reason"].split(" (")[0] for q in quarantined] == ["service message"] * 2
