@@ -116,4 +116,53 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        "knowledge base: actors, aliases, techniques (ATT&CK, DISARM), incidents, build info",
+        """
+        CREATE TABLE kb_actors (
+            actor_id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            country VARCHAR,
+            sponsor VARCHAR,
+            attack_id VARCHAR,
+            description VARCHAR,
+            techniques VARCHAR[],
+            disarm VARCHAR[],
+            refs VARCHAR[],
+            origins VARCHAR[],
+            parent VARCHAR
+        );
+        CREATE TABLE kb_aliases (
+            alias VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            actor_id VARCHAR NOT NULL,
+            origin VARCHAR,
+            PRIMARY KEY (key, actor_id)
+        );
+        CREATE TABLE kb_techniques (
+            technique_id VARCHAR PRIMARY KEY,
+            framework VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            tactics VARCHAR[],
+            description VARCHAR,
+            url VARCHAR
+        );
+        CREATE TABLE kb_incidents (
+            incident_id VARCHAR PRIMARY KEY,
+            title VARCHAR NOT NULL,
+            date_start DATE,
+            date_end DATE,
+            target_countries VARCHAR[],
+            actors VARCHAR[],
+            attribution VARCHAR NOT NULL,
+            attributed_by VARCHAR,
+            techniques VARCHAR[],
+            summary VARCHAR,
+            refs VARCHAR[]
+        );
+        CREATE TABLE kb_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+        """,
+    ),
 )
