@@ -177,12 +177,11 @@ def sources_load(
 
 @sources_app.command("list")
 def sources_list(ctx: typer.Context) -> None:
-    """Show the registry."""
+    """Show the registry and where each row came from ('builtin' or the CSV it was loaded from)."""
+    columns = ["source", "name", "domain", "affiliation", "owner_state", "loaded_from"]
     with _store(ctx) as store:
-        rows = store.rows(
-            "SELECT source, name, domain, affiliation, owner_state FROM sources ORDER BY source"
-        )
-    _print_table(rows, ["source", "name", "domain", "affiliation", "owner_state"])
+        rows = store.rows(f"SELECT {', '.join(columns)} FROM sources ORDER BY source")
+    _print_table(rows, columns)
 
 
 @watchlist_app.command("load")

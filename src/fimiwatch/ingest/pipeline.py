@@ -280,13 +280,18 @@ def _update_accounts(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
 
 
 def _assign_sources_by_domain(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
-    """Give items that name no source the registry source whose domain their URL is on
-    (the longest matching domain wins, so ``czech.cri.cn`` beats ``cri.cn``)."""
+    """Give items that name no source the registry source whose domain their URL is on.
+
+    The longest matching domain wins (``czech.cri.cn`` beats ``cri.cn``); on a tie a user's
+    row beats the built-in registry, then the smaller key, so the choice is deterministic.
+    """
     con.execute(
         r"""
         UPDATE items SET source = matched.source
         FROM (
-            SELECT unsourced.row_id, arg_max(s.source, length(s.domain)) AS source
+            SELECT unsourced.row_id,
+                first(s.source ORDER BY length(s.domain) DESC, s.loaded_from = 'builtin', s.source)
+                    AS source
             FROM (
                 SELECT rowid AS row_id,
                     regexp_replace(lower(regexp_extract(
