@@ -222,10 +222,14 @@ class _CsvReader:
 
     def _read_path(self, name: str, path: Path, settings: IngestSettings) -> Iterator[Batch]:
         with path.open("rb") as handle:
-            columns = _header(handle.read(64 * 1024))
+            head = handle.read(64 * 1024)
+        columns = _header(head)
         missing = [c for c in self.required if c not in columns]
         if missing:
             raise ReadError(f"{name}: line 1: missing required columns: {', '.join(missing)}")
+        if head.split(b"\n", 1)[0].count(b'"') % 2:
+            # DuckDB would take the rest of the file for the header and read no rows at all.
+            raise ReadError(f"{name}: line 1: unterminated quote in the header")
         con = _parser()
         column_types = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
         source = (
@@ -300,9 +304,14 @@ def _record_lines(
     keep[index[index >= 0]] = False
     accepted = lines[keep]
     if len(accepted) != total:
-        # The layout disagrees with DuckDB (e.g. stray quotes): number the records instead.
-        return np.arange(2, total + 2, dtype=np.int64), duckdb_lines
-    return accepted, np.where(index >= 0, lines[np.maximum(index, 0)], duckdb_lines)
+        # The layout disagrees with DuckDB (e.g. stray quotes): number the records instead,
+        # past the ones DuckDB rejected.
+        numbers = np.arange(2, total + len(duckdb_lines) + 2, dtype=np.int64)
+        return np.setdiff1d(numbers, duckdb_lines)[:total], duckdb_lines
+    placed = index >= 0
+    rejected = duckdb_lines.copy()
+    rejected[placed] = lines[index[placed]]
+    return accepted, rejected
 
 
 @contextlib.contextmanager

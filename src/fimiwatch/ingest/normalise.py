@@ -14,6 +14,9 @@ EARLIEST_YEAR = 1990
 LATEST_YEAR = 2100
 
 _PLATFORM_LIST = ", ".join(f"'{p}'" for p in PLATFORMS)
+# What trimming removes: ASCII whitespace, not just spaces (DuckDB's one-argument trim), so that
+# an id of a tab or newline is missing and "a\n" is the same id as "a".
+_BLANK = r"E' \t\n\r\x0b\f'"
 
 # Columns of the normalised relation, in the order the items table stores them (less the
 # store-assigned ingest_id).
@@ -25,7 +28,7 @@ NORMALISED_COLUMNS = (
 
 
 def _clean_list(column: str, strip: str = "") -> str:
-    body = f"ltrim(trim(x), '{strip}')" if strip else "trim(x)"
+    body = f"ltrim(trim(x, {_BLANK}), '{strip}')" if strip else f"trim(x, {_BLANK})"
     return (
         f"nullif(list_filter(list_transform({column}, lambda x: {body}), "
         f"lambda x: x IS NOT NULL AND x <> ''), [])"
@@ -41,10 +44,10 @@ def normalise_sql(relation: str) -> str:
     return f"""
     WITH s AS (
         SELECT *,
-            nullif(trim(id), '') AS n_id,
-            nullif(trim(published_at), '') AS n_time_raw,
-            lower(nullif(trim(platform), '')) AS n_platform_raw,
-            coalesce(nullif(trim(source), ''), $source_override) AS n_source
+            nullif(trim(id, {_BLANK}), '') AS n_id,
+            nullif(trim(published_at, {_BLANK}), '') AS n_time_raw,
+            lower(nullif(trim(platform, {_BLANK}), '')) AS n_platform_raw,
+            coalesce(nullif(trim(source, {_BLANK}), ''), $source_override) AS n_source
         FROM {relation}
     ), t AS (
         SELECT *,
@@ -55,9 +58,9 @@ def normalise_sql(relation: str) -> str:
                 -- A time of day, then its zone: a bare date's '-DD' is not an offset.
                 WHEN regexp_matches(n_time_raw,
                         '[0-9]:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]*)?)?([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')
-                    THEN TRY_CAST(n_time_raw AS TIMESTAMPTZ)
+                    THEN TRY_CAST(upper(n_time_raw) AS TIMESTAMPTZ)  -- DuckDB wants 'T', 'Z'
             END AS n_time,
-            regexp_extract(lower(trim(lang)), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
+            regexp_extract(lower(trim(lang, {_BLANK})), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
         FROM s
     )
     SELECT
@@ -71,16 +74,16 @@ def normalise_sql(relation: str) -> str:
         n_time AS published_at,
         left(text, $max_text) AS text,
         left(title, $max_text) AS title,
-        nullif(trim(account_id), '') AS account_id,
-        nullif(trim(account_name), '') AS account_name,
-        nullif(trim(url), '') AS url,
+        nullif(trim(account_id, {_BLANK}), '') AS account_id,
+        nullif(trim(account_name, {_BLANK}), '') AS account_name,
+        nullif(trim(url, {_BLANK}), '') AS url,
         nullif(n_lang, '') AS lang,
         false AS lang_detected,
         {_clean_list("links")} AS links,
         {_clean_list("hashtags", "#")} AS hashtags,
         {_clean_list("mentions", "@")} AS mentions,
-        nullif(trim(repost_of), '') AS repost_of,
-        nullif(trim(reply_to), '') AS reply_to,
+        nullif(trim(repost_of, {_BLANK}), '') AS repost_of,
+        nullif(trim(reply_to, {_BLANK}), '') AS reply_to,
         CASE
             WHEN extra IS NOT NULL AND NOT json_valid(extra) THEN NULL  -- rejected below
             WHEN n_platform_raw IS NOT NULL AND n_platform_raw NOT IN ({_PLATFORM_LIST})
@@ -89,9 +92,11 @@ def normalise_sql(relation: str) -> str:
         END AS extra,
         md5(concat_ws(chr(31),
             coalesce(n_source, ''), coalesce(n_platform_raw, $default_platform),
-            coalesce(trim(account_id), ''), coalesce(CAST(epoch_us(n_time) AS VARCHAR), ''),
-            coalesce(title, ''), coalesce(text, ''), coalesce(trim(url), ''),
-            coalesce(trim(repost_of), ''), coalesce(trim(reply_to), ''))) AS content_hash,
+            coalesce(trim(account_id, {_BLANK}), ''),
+            coalesce(CAST(epoch_us(n_time) AS VARCHAR), ''),
+            coalesce(title, ''), coalesce(text, ''), coalesce(trim(url, {_BLANK}), ''),
+            coalesce(trim(repost_of, {_BLANK}), ''),
+            coalesce(trim(reply_to, {_BLANK}), ''))) AS content_hash,
         line,
         CASE
             WHEN n_id IS NULL THEN 'missing id'
@@ -103,7 +108,8 @@ def normalise_sql(relation: str) -> str:
             WHEN year(n_time) NOT BETWEEN {EARLIEST_YEAR} AND {LATEST_YEAR} THEN
                 'published_at is outside {EARLIEST_YEAR}–{LATEST_YEAR} (milliseconds given '
                 || 'for seconds?): ' || left(n_time_raw, 60)
-            WHEN coalesce(trim(text), '') = '' AND coalesce(trim(title), '') = ''
+            WHEN coalesce(trim(text, {_BLANK}), '') = ''
+                    AND coalesce(trim(title, {_BLANK}), '') = ''
                 THEN 'neither text nor title'
             WHEN extra IS NOT NULL AND NOT json_valid(extra) THEN 'extra is not valid JSON'
         END AS reject
