@@ -43,7 +43,12 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert by_format["eml"] + by_format["mbox"] == counts["eml_files"] + counts["mbox_messages"]
         assert by_format["profile"] == counts["profiles"]
         assert by_format["telegram"] == counts["telegram_messages"] - 2  # two service messages
-        assert store.scalar("SELECT count(*) FROM sources") == counts["sources"]
+        demo_keys = store.scalar(
+            "SELECT count(*) FROM sources WHERE loaded_from LIKE '%registry/sources.csv'"
+        )
+        assert demo_keys == counts["sources"]
+        assert store.scalar("SELECT count(*) FROM sources WHERE loaded_from = 'builtin'") > 100
+        assert store.scalar("SELECT count(*) FROM kb_actors") > 800
         assert store.scalar("SELECT count(*) FROM watchlist") == counts["watchlist_rows"]
         assert store.scalar("SELECT count(*) FROM items WHERE lang IS NULL") < 50
         unsourced_pages = store.scalar(

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from fimiwatch import plugins
+from fimiwatch.cli_kb import kb_app
 from fimiwatch.config import Settings, load_settings
 from fimiwatch.findings import FINDING_TYPES, load_findings
 from fimiwatch.ingest.base import ReadError
@@ -48,6 +49,7 @@ sources_app = typer.Typer(
 watchlist_app = typer.Typer(help="Watched people, organisations, elections and domains.")
 app.add_typer(sources_app, name="sources")
 app.add_typer(watchlist_app, name="watchlist")
+app.add_typer(kb_app, name="kb")
 
 
 class BadInput(Exception):
@@ -123,7 +125,10 @@ def ingest(
     settings = _settings(ctx)
     failures: list[str] = []
     table = Table("input", "format", "records", "added", "duplicates", "rejected")
+    from fimiwatch.intel.registry import load_builtin_sources
+
     with _store(ctx) as store, _progress() as progress:
+        load_builtin_sources(store)
         for name in expand_inputs(inputs):
             try:
                 document = open_document(name, settings)

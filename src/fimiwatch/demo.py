@@ -21,7 +21,7 @@ from fimiwatch.ingest.pipeline import (
 )
 from fimiwatch.intel.registry import load_sources
 from fimiwatch.report.html import write_report
-from fimiwatch.runner import RunSummary, run_pipeline
+from fimiwatch.runner import RunSummary, ensure_reference_data, run_pipeline
 from fimiwatch.store import Store
 from fimiwatch.watchlist import load_watchlist
 
@@ -52,6 +52,7 @@ def run_demo(settings: Settings, progress: Progress, report: Path) -> DemoResult
         stale.unlink(missing_ok=True)
     with Store(settings.db, settings) as store:
         load_sources(store, root / "registry" / "sources.csv")
+        ensure_reference_data(store)
         load_watchlist(store, root / "watchlist" / "watchlist.csv")
         names = list(expand_inputs([str(root / folder) for folder in CORPUS_FOLDERS]))
         files = progress.add_task("ingesting the demo corpus", total=len(names))

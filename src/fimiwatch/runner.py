@@ -13,6 +13,8 @@ from fimiwatch import plugins
 from fimiwatch.detect.base import Detector
 from fimiwatch.enrich.langid import detect_missing_languages
 from fimiwatch.findings import Finding
+from fimiwatch.intel.kb import ensure_kb
+from fimiwatch.intel.registry import load_builtin_sources
 from fimiwatch.store import Store
 
 
@@ -43,6 +45,7 @@ def run_pipeline(
 ) -> RunSummary:
     """Enrich, then run each selected detector; each detector's old findings are replaced."""
     detectors = select_detectors(only)
+    ensure_reference_data(store)
     summary = RunSummary()
     summary.languages_detected = detect_missing_languages(
         store,
@@ -55,6 +58,12 @@ def run_pipeline(
         save_findings(store, cls.name, findings)
         summary.detectors[cls.name] = (len(findings), time.perf_counter() - started)
     return summary
+
+
+def ensure_reference_data(store: Store) -> None:
+    """The built-in source registry and the knowledge base, loaded or refreshed if stale."""
+    load_builtin_sources(store)
+    ensure_kb(store)
 
 
 def save_findings(store: Store, detector: str, findings: list[Finding]) -> None:
