@@ -74,7 +74,7 @@ def measure(path: Path, fmt: str, work: Path, repeats: int) -> dict[str, object]
         [sys.executable, "-c", CHILD, str(db), str(path), fmt, str(repeats)],
         check=True, capture_output=True, text=True, env=env,
     )  # fmt: skip
-    result_line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    result_line = [s for s in out.stdout.splitlines() if s.startswith("RESULT ")][-1]
     return json.loads(result_line.removeprefix("RESULT "))
 
 

@@ -141,7 +141,7 @@ def test_sources_are_resolved_from_url_domains(store: Store, tmp_path: Path) -> 
 def test_unreadable_inputs_raise_read_error(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(ReadError, match="no such file"):
         open_document(str(tmp_path / "missing.jsonl"), settings)
-    with pytest.raises(ReadError, match="not a regular file|no such file"):
+    with pytest.raises(ReadError, match=r"not a regular file|no such file"):
         open_document(str(tmp_path), settings)
     mystery = tmp_path / "mystery.bin"
     mystery.write_bytes(b"\x00\x01\x02 nothing known")
