@@ -100,36 +100,7 @@ class ItemsJsonlReader:
         con = _parser()
         limit = settings.max_record_bytes
         depth = settings.max_json_depth
-        columns = ",\n".join(f"j->>{_literal(k)} AS {k}" for k in TEXT_COLUMNS)
-        lists = ",\n".join(
-            f"""CASE coalesce(json_type(j->{_literal(k)}), 'NULL')
-                    WHEN 'ARRAY' THEN json_extract_string(j, '$.{k}[*]')
-                    WHEN 'VARCHAR' THEN string_split(trim(j->>{_literal(k)}), ' ')
-                    WHEN 'NULL' THEN NULL
-                    ELSE [j->>{_literal(k)}]
-                END AS {k}"""
-            for k in LIST_COLUMNS
-        )
-        removal = "{" + ",".join(f'"{k}":null' for k in sorted(ITEM_KEYS)) + "}"
-        sql = f"""
-        WITH decoded AS (
-            SELECT line, raw, TRY(decode(raw)) AS txt FROM chunk
-        ), parsed AS (
-            SELECT line, raw, txt, TRY(CAST(txt AS JSON)) AS j FROM decoded
-            WHERE txt IS NULL OR trim(txt, ' \t\r\n') <> ''
-        )
-        SELECT line,
-            CASE
-                WHEN txt IS NULL THEN 'not valid UTF-8'
-                WHEN j IS NULL THEN 'invalid JSON'
-                WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object'
-            END AS error,
-            left(coalesce(txt, CAST(raw AS VARCHAR)), {MAX_REJECT_RECORD_CHARS}) AS record,
-            {columns},
-            {lists},
-            nullif(CAST(json_merge_patch(j, '{removal}') AS VARCHAR), '{{}}') AS extra
-        FROM parsed
-        """
+        sql = _jsonl_sql()
         with document.open() as handle:
             for chunk in iter_line_chunks(handle, settings.chunk_bytes, limit):
                 lines, numbers, deep = _without_deep(chunk.lines, chunk.numbers, depth)
@@ -138,6 +109,55 @@ class ItemsJsonlReader:
                 con.unregister("chunk")
                 rejects = _with_oversize(batch.rejects, chunk.oversize, limit)
                 yield Batch(batch.items, _with_rejects(rejects, deep))
+
+
+def _jsonl_sql() -> str:
+    """Three JSON parses per clean line: the text keys at once, the list keys at once, and
+    the key list (to keep unknown keys in ``extra``). Failures are explained only for the
+    lines that fail, so clean lines never pay for the diagnosis.
+    """
+    known = "[" + ", ".join(_literal(k) for k in sorted(ITEM_KEYS)) + "]"
+    removal = "{" + ",".join(f'"{k}":null' for k in sorted(ITEM_KEYS)) + "}"
+    text_paths = "[" + ", ".join(_literal(f"$.{k}") for k in TEXT_COLUMNS) + "]"
+    list_paths = "[" + ", ".join(_literal(f"$.{k}") for k in LIST_COLUMNS) + "]"
+    columns = ",\n".join(f"v[{i}] AS {k}" for i, k in enumerate(TEXT_COLUMNS, start=1))
+    lists = ",\n".join(
+        f"""CASE
+                WHEN l[{i}] IS NULL OR json_type(l[{i}]) = 'NULL' THEN NULL
+                WHEN json_type(l[{i}]) = 'ARRAY' THEN json_extract_string(l[{i}], '$[*]')
+                WHEN json_type(l[{i}]) = 'VARCHAR' THEN string_split(trim(l[{i}]->>'$'), ' ')
+                ELSE [l[{i}]->>'$']
+            END AS {k}"""
+        for i, k in enumerate(LIST_COLUMNS, start=1)
+    )
+    return rf"""
+    WITH decoded AS (
+        SELECT line, raw, TRY(decode(raw)) AS txt FROM chunk
+    ), extracted AS (
+        SELECT *,
+            regexp_matches(txt, '^\s*\{{') AS is_object,
+            TRY(json_extract_string(txt, {text_paths})) AS v,
+            TRY(json_extract(txt, {list_paths})) AS l
+        FROM decoded
+        WHERE txt IS NULL OR NOT regexp_full_match(txt, '\s*')
+    ), checked AS (
+        SELECT *, v IS NOT NULL AND is_object AS ok FROM extracted
+    )
+    SELECT line,
+        CASE
+            WHEN ok THEN NULL
+            WHEN txt IS NULL THEN 'not valid UTF-8'
+            WHEN NOT json_valid(txt) THEN 'invalid JSON'
+            ELSE 'not a JSON object'
+        END AS error,
+        CASE WHEN NOT ok
+            THEN left(coalesce(txt, CAST(raw AS VARCHAR)), {MAX_REJECT_RECORD_CHARS}) END AS record,
+        {columns},
+        {lists},
+        CASE WHEN ok AND NOT list_has_all({known}, json_keys(txt))
+            THEN nullif(CAST(json_merge_patch(txt, '{removal}') AS VARCHAR), '{{}}') END AS extra
+    FROM checked
+    """
 
 
 def _with_oversize(rejects: pa.Table, oversize: list[tuple[int, bytes]], limit: int) -> pa.Table:
@@ -167,7 +187,9 @@ def _without_deep(
     """Take out lines whose JSON nests deeper than ``max_depth`` (DuckDB sets no bound, and
     such values in ``extra`` break later readers). Only lines with more opening brackets
     than the bound can be that deep, so only those few are parsed here."""
-    opening = pc.count_substring_regex(lines, r"[\[{]").to_numpy(zero_copy_only=False)
+    opening = pc.add(pc.count_substring(lines, "{"), pc.count_substring(lines, "[")).to_numpy(
+        zero_copy_only=False
+    )
     deep: list[tuple[int, str, bytes]] = []
     drop = np.zeros(len(lines), dtype=bool)
     for index in np.flatnonzero(opening > max_depth):
