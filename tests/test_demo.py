@@ -49,6 +49,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert demo_keys == counts["sources"]
         assert store.scalar("SELECT count(*) FROM sources WHERE loaded_from = 'builtin'") > 100
         assert store.scalar("SELECT count(*) FROM kb_actors") > 800
+        candidate = f"person:{truth['candidate']['name']}"
+        mentioned = store.scalar(
+            "SELECT count(DISTINCT item_id) FROM mentions WHERE entity = ?", [candidate]
+        )
+        assert mentioned > 100
         assert store.scalar("SELECT count(*) FROM watchlist") == counts["watchlist_rows"]
         assert store.scalar("SELECT count(*) FROM items WHERE lang IS NULL") < 50
         unsourced_pages = store.scalar(

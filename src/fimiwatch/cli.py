@@ -230,7 +230,8 @@ def run(
 def _print_run_summary(summary: Any, counts: dict[str, int]) -> None:
     console.print(
         f"{counts['items']} items, {counts['accounts']} accounts, {counts['sources']} sources; "
-        f"language detected for {summary.languages_detected} items"
+        f"language detected for {summary.languages_detected} items; "
+        f"{summary.mentions_linked} mentions of actors, outlets and targets linked"
     )
     if not summary.detectors:
         console.print("No detectors are installed yet: nothing to detect.")

@@ -165,4 +165,15 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE TABLE kb_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
         """,
     ),
+    (
+        3,
+        "mentions linking progress: per ingest, the pattern set its items were linked with",
+        """
+        CREATE TABLE mentions_linked (
+            ingest_id BIGINT PRIMARY KEY,
+            patterns VARCHAR NOT NULL,
+            linked_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 )

@@ -12,6 +12,7 @@ import pyarrow as pa
 from fimiwatch import plugins
 from fimiwatch.detect.base import Detector
 from fimiwatch.enrich.langid import detect_missing_languages
+from fimiwatch.enrich.mentions import link_mentions
 from fimiwatch.findings import Finding
 from fimiwatch.intel.kb import ensure_kb
 from fimiwatch.intel.registry import load_builtin_sources
@@ -21,6 +22,7 @@ from fimiwatch.store import Store
 @dataclass
 class RunSummary:
     languages_detected: int = 0
+    mentions_linked: int = 0
     detectors: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Detector name → (findings, seconds)."""
 
@@ -51,6 +53,9 @@ def run_pipeline(
         store,
         store.settings.languages,
         (lambda n: progress("languages", n)) if progress else None,
+    )
+    summary.mentions_linked = link_mentions(
+        store, (lambda n: progress("mentions", n)) if progress else None
     )
     for cls in detectors:
         started = time.perf_counter()
