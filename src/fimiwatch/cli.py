@@ -26,6 +26,7 @@ from rich.table import Table
 
 from fimiwatch import plugins
 from fimiwatch.cli_kb import kb_app
+from fimiwatch.cli_stix import export_app, import_app
 from fimiwatch.config import Settings, load_settings
 from fimiwatch.findings import FINDING_TYPES, load_findings
 from fimiwatch.ingest.base import ReadError
@@ -50,6 +51,8 @@ watchlist_app = typer.Typer(help="Watched people, organisations, elections and d
 app.add_typer(sources_app, name="sources")
 app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(kb_app, name="kb")
+app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
 
 
 class BadInput(Exception):
