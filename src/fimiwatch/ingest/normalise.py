@@ -17,6 +17,8 @@ _PLATFORM_LIST = ", ".join(f"'{p}'" for p in PLATFORMS)
 # What trimming removes: ASCII whitespace, not just spaces (DuckDB's one-argument trim), so that
 # an id of a tab or newline is missing and "a\n" is the same id as "a".
 _BLANK = r"E' \t\n\r\x0b\f'"
+_BLANK_CLASS = r"[ \t\n\r\x0b\f]"
+_NOT_BLANK_CLASS = r"[^ \t\n\r\x0b\f]"
 
 # Columns of the normalised relation, in the order the items table stores them (less the
 # store-assigned ingest_id).
@@ -27,8 +29,17 @@ NORMALISED_COLUMNS = (
 )  # fmt: skip
 
 
+def _trimmed(column: str) -> str:
+    """Strip ASCII whitespace. DuckDB's many-character ``trim`` scans the whole string, so
+    it runs only where an end really is blank (a cheap anchored regex tells)."""
+    return (
+        f"CASE WHEN regexp_matches({column}, '^{_BLANK_CLASS}|{_BLANK_CLASS}$') "
+        f"THEN trim({column}, {_BLANK}) ELSE {column} END"
+    )
+
+
 def _clean_list(column: str, strip: str = "") -> str:
-    body = f"ltrim(trim(x, {_BLANK}), '{strip}')" if strip else f"trim(x, {_BLANK})"
+    body = f"ltrim({_trimmed('x')}, '{strip}')" if strip else _trimmed("x")
     return (
         f"nullif(list_filter(list_transform({column}, lambda x: {body}), "
         f"lambda x: x IS NOT NULL AND x <> ''), [])"
@@ -44,10 +55,14 @@ def normalise_sql(relation: str) -> str:
     return f"""
     WITH s AS (
         SELECT *,
-            nullif(trim(id, {_BLANK}), '') AS n_id,
-            nullif(trim(published_at, {_BLANK}), '') AS n_time_raw,
-            lower(nullif(trim(platform, {_BLANK}), '')) AS n_platform_raw,
-            coalesce(nullif(trim(source, {_BLANK}), ''), $source_override) AS n_source
+            nullif({_trimmed('id')}, '') AS n_id,
+            nullif({_trimmed('published_at')}, '') AS n_time_raw,
+            lower(nullif({_trimmed('platform')}, '')) AS n_platform_raw,
+            coalesce(nullif({_trimmed('source')}, ''), $source_override) AS n_source,
+            nullif({_trimmed("account_id")}, '') AS n_account_id,
+            nullif({_trimmed("url")}, '') AS n_url,
+            nullif({_trimmed("repost_of")}, '') AS n_repost_of,
+            nullif({_trimmed("reply_to")}, '') AS n_reply_to
         FROM {relation}
     ), t AS (
         SELECT *,
@@ -60,7 +75,7 @@ def normalise_sql(relation: str) -> str:
                         '[0-9]:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]*)?)?([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')
                     THEN TRY_CAST(upper(n_time_raw) AS TIMESTAMPTZ)  -- DuckDB wants 'T', 'Z'
             END AS n_time,
-            regexp_extract(lower(trim(lang, {_BLANK})), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
+            regexp_extract(lower({_trimmed('lang')}), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
         FROM s
     )
     SELECT
@@ -74,16 +89,16 @@ def normalise_sql(relation: str) -> str:
         n_time AS published_at,
         left(text, $max_text) AS text,
         left(title, $max_text) AS title,
-        nullif(trim(account_id, {_BLANK}), '') AS account_id,
-        nullif(trim(account_name, {_BLANK}), '') AS account_name,
-        nullif(trim(url, {_BLANK}), '') AS url,
+        n_account_id AS account_id,
+        nullif({_trimmed("account_name")}, '') AS account_name,
+        n_url AS url,
         nullif(n_lang, '') AS lang,
         false AS lang_detected,
         {_clean_list("links")} AS links,
         {_clean_list("hashtags", "#")} AS hashtags,
         {_clean_list("mentions", "@")} AS mentions,
-        nullif(trim(repost_of, {_BLANK}), '') AS repost_of,
-        nullif(trim(reply_to, {_BLANK}), '') AS reply_to,
+        n_repost_of AS repost_of,
+        n_reply_to AS reply_to,
         CASE
             WHEN extra IS NOT NULL AND NOT json_valid(extra) THEN NULL  -- rejected below
             WHEN n_platform_raw IS NOT NULL AND n_platform_raw NOT IN ({_PLATFORM_LIST})
@@ -92,11 +107,10 @@ def normalise_sql(relation: str) -> str:
         END AS extra,
         md5(concat_ws(chr(31),
             coalesce(n_source, ''), coalesce(n_platform_raw, $default_platform),
-            coalesce(trim(account_id, {_BLANK}), ''),
+            coalesce(n_account_id, ''),
             coalesce(CAST(epoch_us(n_time) AS VARCHAR), ''),
-            coalesce(title, ''), coalesce(text, ''), coalesce(trim(url, {_BLANK}), ''),
-            coalesce(trim(repost_of, {_BLANK}), ''),
-            coalesce(trim(reply_to, {_BLANK}), ''))) AS content_hash,
+            coalesce(title, ''), coalesce(text, ''), coalesce(n_url, ''),
+            coalesce(n_repost_of, ''), coalesce(n_reply_to, ''))) AS content_hash,
         line,
         CASE
             WHEN n_id IS NULL THEN 'missing id'
@@ -108,8 +122,8 @@ def normalise_sql(relation: str) -> str:
             WHEN year(n_time) NOT BETWEEN {EARLIEST_YEAR} AND {LATEST_YEAR} THEN
                 'published_at is outside {EARLIEST_YEAR}–{LATEST_YEAR} (milliseconds given '
                 || 'for seconds?): ' || left(n_time_raw, 60)
-            WHEN coalesce(trim(text, {_BLANK}), '') = ''
-                    AND coalesce(trim(title, {_BLANK}), '') = ''
+            WHEN NOT regexp_matches(coalesce(text, ''), '{_NOT_BLANK_CLASS}')
+                    AND NOT regexp_matches(coalesce(title, ''), '{_NOT_BLANK_CLASS}')
                 THEN 'neither text nor title'
             WHEN extra IS NOT NULL AND NOT json_valid(extra) THEN 'extra is not valid JSON'
         END AS reject

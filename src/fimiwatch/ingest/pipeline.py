@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from fimiwatch import plugins
 from fimiwatch.config import Settings
@@ -23,6 +24,16 @@ from fimiwatch.quarantine import append_quarantine
 from fimiwatch.store import Store
 
 Progress = Callable[[int], None]
+
+INSERT_ROWS = 1_000_000
+"""Normalised rows gathered before one append to ``items`` (about 300 MB of Arrow)."""
+SCAN_ROWS = 65_536
+"""Record-batch size of staged Arrow tables handed to DuckDB, so that normalisation uses all
+its threads (appends, by contrast, are fastest from large batches)."""
+
+
+def _parallel_scan(table: pa.Table) -> pa.Table:
+    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), table.schema)
 
 
 @dataclass(frozen=True)
@@ -129,11 +140,11 @@ def ingest_document(
     records = 0
     with store.transaction():
         ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
-        for batch in reader.read(document, settings.ingest):
-            con.register("staged_batch", batch.items)
-            normalised = con.sql(normalise, params=params).to_arrow_table()
-            con.unregister("staged_batch")
-            con.register("normalised", normalised)
+        pending: list[pa.Table] = []
+
+        def flush() -> None:
+            """Write normalised rows in large appends: DuckDB pays per INSERT, not per row."""
+            con.register("normalised", pa.concat_tables(pending).combine_chunks())
             con.execute(
                 f"INSERT INTO items ({columns}, ingest_id) "
                 f"SELECT {columns}, ? FROM normalised WHERE reject IS NULL",
@@ -145,15 +156,27 @@ def ingest_document(
                 [ingest_id, document.name],
             )
             con.unregister("normalised")
-            con.register("reader_rejects", batch.rejects)
-            con.execute(
-                "INSERT INTO quarantine SELECT ?, ?, line, reason, record FROM reader_rejects",
-                [ingest_id, document.name],
-            )
-            con.unregister("reader_rejects")
+            pending.clear()
+
+        for batch in reader.read(document, settings.ingest):
+            con.register("staged_batch", _parallel_scan(batch.items))
+            pending.append(con.sql(normalise, params=params).to_arrow_table())
+            con.unregister("staged_batch")
+            if batch.rejects.num_rows:
+                con.register("reader_rejects", batch.rejects)
+                con.execute(
+                    "INSERT INTO quarantine SELECT ?, ?, line, reason, record "
+                    "FROM reader_rejects",
+                    [ingest_id, document.name],
+                )
+                con.unregister("reader_rejects")
             records += batch.items.num_rows + batch.rejects.num_rows
+            if sum(t.num_rows for t in pending) >= INSERT_ROWS:
+                flush()
             if progress:
                 progress(batch.items.num_rows + batch.rejects.num_rows)
+        if pending:
+            flush()
         added, duplicates = _retract_repeats(con, ingest_id, document.name)
         _assign_sources_by_domain(con, ingest_id)
         _update_accounts(con, ingest_id)
