@@ -17,7 +17,6 @@ from typing import ClassVar
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fimiwatch.config import IngestSettings
 from fimiwatch.ingest.base import (
@@ -104,7 +103,12 @@ class ItemsJsonlReader:
         with document.open() as handle:
             for chunk in iter_line_chunks(handle, settings.chunk_bytes, limit):
                 lines, numbers, deep = _without_deep(chunk.lines, chunk.numbers, depth)
-                con.register("chunk", pa.table({"line": numbers, "raw": lines}))
+                chunk_table = pa.table({"line": numbers, "raw": lines})
+                # Small record batches let DuckDB parse them on all its threads.
+                con.register(
+                    "chunk",
+                    pa.Table.from_batches(chunk_table.to_batches(16_384), chunk_table.schema),
+                )
                 batch = _split(con.sql(sql).to_arrow_table())
                 con.unregister("chunk")
                 rejects = _with_oversize(batch.rejects, chunk.oversize, limit)
@@ -187,9 +191,7 @@ def _without_deep(
     """Take out lines whose JSON nests deeper than ``max_depth`` (DuckDB sets no bound, and
     such values in ``extra`` break later readers). Only lines with more opening brackets
     than the bound can be that deep, so only those few are parsed here."""
-    opening = pc.add(pc.count_substring(lines, "{"), pc.count_substring(lines, "[")).to_numpy(
-        zero_copy_only=False
-    )
+    opening = _opening_brackets(lines)
     deep: list[tuple[int, str, bytes]] = []
     drop = np.zeros(len(lines), dtype=bool)
     for index in np.flatnonzero(opening > max_depth):
@@ -204,6 +206,19 @@ def _without_deep(
     if not deep:
         return lines, numbers, deep
     return lines.filter(pa.array(~drop)), numbers[~drop], deep
+
+
+def _opening_brackets(lines: pa.BinaryArray) -> np.ndarray:
+    """Count of ``{`` and ``[`` bytes per line, in one numpy pass over the chunk's buffer."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
+        lines.offset : lines.offset + len(lines) + 1
+    ]
+    if len(lines) == 0:
+        return np.zeros(0, dtype=np.int64)
+    data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    opening = ((data == 0x7B) | (data == 0x5B)).view(np.uint8)
+    # Lines are never empty (each keeps its end of line), so reduceat sums each one.
+    return np.add.reduceat(opening, offsets[:-1] - offsets[0], dtype=np.int64)
 
 
 def _split(parsed: pa.Table) -> Batch:
