@@ -20,6 +20,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py --rows 1000000
+	$(BIN)/python bench/bench_kb.py
+	$(BIN)/python bench/bench_mentions.py --items 1000000
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
