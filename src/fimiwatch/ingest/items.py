@@ -244,10 +244,18 @@ class _CsvReader:
     requires_published_at: ClassVar[bool] = True
     required: ClassVar[tuple[str, ...]]
 
+    renames: ClassVar[dict[str, str]] = {}
+    """Canonical text column → the CSV column holding it."""
+    lists: ClassVar[dict[str, str]] = {}
+    """Canonical list column → the CSV column holding it."""
+
     def plan(self, columns: list[str]) -> tuple[dict[str, str], set[str]]:
         """Canonical column → SQL over the CSV's text columns, and the CSV columns it uses
         (the rest go to ``extra``)."""
-        raise NotImplementedError
+        mapping = {k: _quote(v) for k, v in self.renames.items() if v in columns}
+        mapping.update({k: _list_sql(_quote(v)) for k, v in self.lists.items() if v in columns})
+        used = {v for v in (*self.renames.values(), *self.lists.values()) if v in columns}
+        return mapping, used
 
     @classmethod
     def sniff(cls, name: str, head: bytes) -> int:
@@ -396,14 +404,7 @@ class QutCsvReader(_CsvReader):
         "text": "message",
         "published_at": "timestamp",
     }
-
-    def plan(self, columns: list[str]) -> tuple[dict[str, str], set[str]]:
-        mapping = {k: _quote(v) for k, v in self.renames.items() if v in columns}
-        used = {v for v in self.renames.values() if v in columns}
-        if "urls" in columns:
-            mapping["links"] = _list_sql(_quote("urls"))
-            used.add("urls")
-        return mapping, used
+    lists: ClassVar[dict[str, str]] = {"links": "urls"}
 
 
 class TwitterIoReader(_CsvReader):
@@ -428,12 +429,10 @@ class TwitterIoReader(_CsvReader):
     }
 
     def plan(self, columns: list[str]) -> tuple[dict[str, str], set[str]]:
-        mapping = {k: _quote(v) for k, v in self.renames.items() if v in columns}
-        mapping.update({k: _list_sql(_quote(v)) for k, v in self.lists.items() if v in columns})
+        mapping, used = super().plan(columns)
         time = f"nullif(trim({_quote('tweet_time')}), '')"
         mapping["published_at"] = (
             f"CASE WHEN regexp_matches({time}, '([zZ]|[+-][0-9]{{2}}:?[0-9]{{2}})$') "
             f"THEN {time} ELSE {time} || 'Z' END"
         )
-        used = {v for v in (*self.renames.values(), *self.lists.values()) if v in columns}
         return mapping, used | {"tweet_time"}
