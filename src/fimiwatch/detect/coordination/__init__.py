@@ -1,0 +1,1 @@
+"""Coordinated-behaviour detection: co-action views, windowed account pairs, groups."""

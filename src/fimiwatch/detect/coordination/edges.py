@@ -1,0 +1,130 @@
+"""Account-pair edges from co-actions, as relational plans over the items table.
+
+Each view maps a post to keys (normalised text, normalised URL, reposted id, replied id,
+hashtag set). Two accounts are linked when they act on the same key within the window:
+a sliding band join, not time buckets, so no pair is missed at a bucket edge. Hot keys are
+bounded by pairing each action with at most ``max_neighbours`` following actions.
+
+Edge weight is the number of distinct shared keys; ``rarity`` is the mean over those keys of
+ln(accounts in the view / accounts using the key), so a pair that meets only on viral keys
+scores low however often it meets (see docs/coordination.md).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from fimiwatch.detect.coordination.params import TRACKING_PARAMETERS, CoordinationParams
+from fimiwatch.store import Store
+
+_TRACKING = "|".join(
+    p.replace("_", "\\_") + ("[^=&]*" if p.endswith("_") else "") for p in TRACKING_PARAMETERS
+)
+
+URL_KEY_SQL = rf"""
+    rtrim(regexp_replace(regexp_replace(regexp_replace(
+        regexp_replace(trim(u), '#.*$', ''),
+        '([?&])({_TRACKING})=[^&]*', '\1', 'g'),
+        '[?&]+$', ''), '\?&+', '?'),
+    '/')
+"""
+"""URL normalisation: fragment and tracking parameters dropped, trailing slashes removed; the
+scheme and host are lower-cased below."""
+
+_VIEW_SQL = {
+    "co-post": r"""
+        SELECT 'co-post' AS view,
+            trim(regexp_replace(regexp_replace(lower(text), '@\w+', '', 'g'), '\s+', ' ', 'g'))
+                AS key, account_id, published_at, id
+        FROM items WHERE repost_of IS NULL AND text IS NOT NULL""",
+    "co-link": f"""
+        SELECT 'co-link' AS view,
+            regexp_replace({URL_KEY_SQL}, '^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+)',
+                lower(regexp_extract(trim(u), '^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+)', 1)))
+                AS key, account_id, published_at, id
+        FROM (SELECT *, unnest(links) AS u FROM items WHERE repost_of IS NULL AND links IS NOT NULL)""",
+    "co-repost": """
+        SELECT 'co-repost' AS view, repost_of AS key, account_id, published_at, id
+        FROM items WHERE repost_of IS NOT NULL""",
+    "co-reply": """
+        SELECT 'co-reply' AS view, reply_to AS key, account_id, published_at, id
+        FROM items WHERE reply_to IS NOT NULL AND repost_of IS NULL""",
+    "co-hashtag": """
+        SELECT 'co-hashtag' AS view, array_to_string(list_sort(list_distinct(
+                list_transform(hashtags, lambda h: lower(h)))), ' ') AS key,
+            account_id, published_at, id
+        FROM items WHERE repost_of IS NULL AND len(hashtags) >= $min_hashtags""",
+}
+
+
+def actions_sql(views: tuple[str, ...]) -> str:
+    """One row per (view, key, account, time, item): the co-actions the views see."""
+    parts = [f"({_VIEW_SQL[v]})" for v in views]
+    return (
+        "SELECT view, key, account_id AS account, epoch(published_at) AS t, id AS item "
+        f"FROM ({' UNION ALL '.join(parts)}) "
+        "WHERE key IS NOT NULL AND key <> '' AND account_id IS NOT NULL "
+        "AND published_at IS NOT NULL"
+    )
+
+
+def edges_sql(views: tuple[str, ...]) -> str:
+    """Edges (view, source < target) with weight, rarity, times and example items."""
+    return f"""
+    WITH actions AS ({actions_sql(views)}),
+    key_accounts AS (
+        SELECT view, key, count(DISTINCT account) AS accounts
+        FROM actions GROUP BY view, key HAVING count(DISTINCT account) >= 2
+    ),
+    view_accounts AS (
+        SELECT view, count(DISTINCT account) AS accounts FROM actions GROUP BY view
+    ),
+    shared AS (
+        SELECT a.*, ln(v.accounts / k.accounts) AS rarity,
+            row_number() OVER (PARTITION BY a.view, a.key ORDER BY a.t, a.item) AS rn
+        FROM actions a
+        JOIN key_accounts k USING (view, key)
+        JOIN view_accounts v USING (view)
+    ),
+    pairs AS (
+        SELECT a.view, a.key, a.rarity,
+            least(a.account, b.account) AS source, greatest(a.account, b.account) AS target,
+            least(a.t, b.t) AS first_t, greatest(a.t, b.t) AS last_t,
+            CASE WHEN a.account < b.account THEN a.item ELSE b.item END AS source_item,
+            CASE WHEN a.account < b.account THEN b.item ELSE a.item END AS target_item
+        FROM shared a JOIN shared b
+          ON a.view = b.view AND a.key = b.key
+         AND b.rn > a.rn AND b.rn <= a.rn + $max_neighbours
+         AND b.t - a.t <= $window
+         AND a.account <> b.account
+    ),
+    per_key AS (
+        SELECT view, source, target, key, any_value(rarity) AS rarity,
+            min(first_t) AS first_t, max(last_t) AS last_t,
+            arg_min([source_item, target_item], first_t) AS items
+        FROM pairs GROUP BY view, source, target, key
+    )
+    SELECT view, source, target, count(*) AS weight, avg(rarity) AS rarity,
+        sum(rarity) AS score,
+        to_timestamp(min(first_t)) AS first_seen, to_timestamp(max(last_t)) AS last_seen,
+        list(items ORDER BY first_t, key)[1:3] AS examples
+    FROM per_key
+    GROUP BY view, source, target
+    HAVING count(*) >= $min_weight AND avg(rarity) >= $min_rarity
+    ORDER BY view, source, target
+    """
+
+
+def compute_edges(store: Store, params: CoordinationParams) -> pa.Table:
+    """All edges of the selected views, deterministic order."""
+    params.validate()
+    return store.arrow(
+        edges_sql(params.views),
+        {
+            "window": params.window_seconds,
+            "max_neighbours": params.max_neighbours,
+            "min_weight": params.min_weight,
+            "min_rarity": params.min_rarity,
+            "min_hashtags": params.min_hashtags,
+        },
+    )

@@ -1,0 +1,44 @@
+"""Every parameter of the coordination detector, with its default, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VIEWS: tuple[str, ...] = ("co-post", "co-link", "co-repost", "co-reply", "co-hashtag")
+"""Exact co-action views; each gives every post at most a few keys."""
+
+TRACKING_PARAMETERS = (
+    "utm_", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
+    "_hsenc", "_hsmi", "ref_src", "s", "si",
+)  # fmt: skip
+"""Query parameters dropped from URLs (prefixes ending in ``_`` match every such key)."""
+
+
+@dataclass(frozen=True)
+class CoordinationParams:
+    views: tuple[str, ...] = VIEWS
+    window_seconds: int = 60
+    """Two accounts are linked when they take the same action within this many seconds."""
+    min_weight: int = 2
+    """Distinct shared actions an account pair needs to form an edge."""
+    max_neighbours: int = 50
+    """Hot keys: each action pairs with at most this many following actions of the same key
+    inside the window, so a viral key costs O(n) pairs, not O(n²)."""
+    min_rarity: float = 4.0
+    """Mean rarity (natural-log inverse account frequency) an edge's shared keys need: keys
+    that thousands of accounts use say little about coordination."""
+    min_group_size: int = 3
+    min_hashtags: int = 2
+    """co-hashtag keys are hashtag *sets*; a single popular hashtag is not a shared action."""
+    resolution: float = 1.0
+    """Leiden resolution (modularity); higher splits groups further."""
+    seed: int = 42
+
+    def validate(self) -> None:
+        unknown = set(self.views) - set(VIEWS)
+        if unknown:
+            raise ValueError(f"unknown coordination view(s): {', '.join(sorted(unknown))}")
+        if self.window_seconds <= 0:
+            raise ValueError("window_seconds must be positive")
+        if self.min_weight < 1 or self.max_neighbours < 1 or self.min_group_size < 2:
+            raise ValueError("min_weight and max_neighbours must be ≥ 1, min_group_size ≥ 2")
