@@ -28,7 +28,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     counts = truth["counts"]
     result = fimiwatch("--db", str(tmp_path / "demo.duckdb"), "demo", "--no-serve", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "No detectors are installed yet" in result.stderr
+    assert "coordination" in result.stderr
     report = (tmp_path / "fimiwatch-demo-report.html").read_text()
     assert "fimiwatch brief" in report and "<script" not in report
     with Store(tmp_path / "demo.duckdb") as store:
@@ -54,6 +54,13 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             "SELECT count(DISTINCT item_id) FROM mentions WHERE entity = ?", [candidate]
         )
         assert mentioned > 100
+        coordinated = {
+            account
+            for (accounts,) in store.con.execute(
+                "SELECT account_ids FROM findings WHERE type = 'coordination'"
+            ).fetchall()
+            for account in accounts
+        }
         assert store.scalar("SELECT count(*) FROM watchlist") == counts["watchlist_rows"]
         assert store.scalar("SELECT count(*) FROM items WHERE lang IS NULL") < 50
         unsourced_pages = store.scalar(
@@ -62,3 +69,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert unsourced_pages == 0
     quarantined = [orjson.loads(line) for line in (tmp_path / "demo.quarantine.jsonl").open("rb")]
     assert [q["reason"].split(" (")[0] for q in quarantined] == ["service message"] * 2
+    truly = set(truth["coordination"]["troll_network"]["account_ids"]) | set(
+        truth["coordination"]["qut_sample"]["coordinated_user_ids"]
+    )
+    assert coordinated and coordinated <= truly  # no organic account is flagged
+    troll_network = set(truth["coordination"]["troll_network"]["account_ids"])
+    assert len(coordinated & troll_network) >= 0.7 * len(troll_network)

@@ -8,4 +8,6 @@ from fimiwatch.plugins import hookimpl
 
 @hookimpl
 def fimiwatch_detectors() -> list[type[Detector]]:
-    return []
+    from fimiwatch.detect.coordination.detector import CoordinationDetector
+
+    return [CoordinationDetector]

@@ -55,10 +55,10 @@ def normalise_sql(relation: str) -> str:
     return f"""
     WITH s AS (
         SELECT *,
-            nullif({_trimmed('id')}, '') AS n_id,
-            nullif({_trimmed('published_at')}, '') AS n_time_raw,
-            lower(nullif({_trimmed('platform')}, '')) AS n_platform_raw,
-            coalesce(nullif({_trimmed('source')}, ''), $source_override) AS n_source,
+            nullif({_trimmed("id")}, '') AS n_id,
+            nullif({_trimmed("published_at")}, '') AS n_time_raw,
+            lower(nullif({_trimmed("platform")}, '')) AS n_platform_raw,
+            coalesce(nullif({_trimmed("source")}, ''), $source_override) AS n_source,
             nullif({_trimmed("account_id")}, '') AS n_account_id,
             nullif({_trimmed("url")}, '') AS n_url,
             nullif({_trimmed("repost_of")}, '') AS n_repost_of,
@@ -75,7 +75,7 @@ def normalise_sql(relation: str) -> str:
                         '[0-9]:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]*)?)?([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')
                     THEN TRY_CAST(upper(n_time_raw) AS TIMESTAMPTZ)  -- DuckDB wants 'T', 'Z'
             END AS n_time,
-            regexp_extract(lower({_trimmed('lang')}), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
+            regexp_extract(lower({_trimmed("lang")}), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
         FROM s
     )
     SELECT

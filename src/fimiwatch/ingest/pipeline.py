@@ -165,8 +165,7 @@ def ingest_document(
             if batch.rejects.num_rows:
                 con.register("reader_rejects", batch.rejects)
                 con.execute(
-                    "INSERT INTO quarantine SELECT ?, ?, line, reason, record "
-                    "FROM reader_rejects",
+                    "INSERT INTO quarantine SELECT ?, ?, line, reason, record FROM reader_rejects",
                     [ingest_id, document.name],
                 )
                 con.unregister("reader_rejects")

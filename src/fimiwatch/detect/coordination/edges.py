@@ -42,7 +42,10 @@ _VIEW_SQL = {
             regexp_replace({URL_KEY_SQL}, '^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+)',
                 lower(regexp_extract(trim(u), '^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+)', 1)))
                 AS key, account_id, published_at, id
-        FROM (SELECT *, unnest(links) AS u FROM items WHERE repost_of IS NULL AND links IS NOT NULL)""",
+        FROM (
+            SELECT *, unnest(links) AS u FROM items
+            WHERE repost_of IS NULL AND links IS NOT NULL
+        )""",
     "co-repost": """
         SELECT 'co-repost' AS view, repost_of AS key, account_id, published_at, id
         FROM items WHERE repost_of IS NOT NULL""",
@@ -100,12 +103,12 @@ def edges_sql(views: tuple[str, ...]) -> str:
     ),
     per_key AS (
         SELECT view, source, target, key, any_value(rarity) AS rarity,
-            min(first_t) AS first_t, max(last_t) AS last_t,
+            min(first_t) AS first_t, max(last_t) AS last_t, min(last_t - first_t) AS lag,
             arg_min([source_item, target_item], first_t) AS items
         FROM pairs GROUP BY view, source, target, key
     )
     SELECT view, source, target, count(*) AS weight, avg(rarity) AS rarity,
-        sum(rarity) AS score,
+        sum(rarity) AS score, median(lag) AS median_lag,
         to_timestamp(min(first_t)) AS first_seen, to_timestamp(max(last_t)) AS last_seen,
         list(items ORDER BY first_t, key)[1:3] AS examples
     FROM per_key
