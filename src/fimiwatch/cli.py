@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from fimiwatch import plugins
 from fimiwatch.cli_kb import kb_app
 from fimiwatch.cli_stix import export_app, import_app
 from fimiwatch.config import Settings, load_settings
+from fimiwatch.detect.coordination.params import VIEWS, CoordinationParams
 from fimiwatch.findings import FINDING_TYPES, load_findings
 from fimiwatch.ingest.base import ReadError
 from fimiwatch.reference_csv import ReferenceLoad
@@ -301,6 +303,41 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+@app.command()
+def network(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Output: .gexf (Gephi), .graphml or .csv.")],
+    types: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated views (default: all): " + ", ".join(VIEWS) + "."),
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help="Seconds within which shared actions link accounts.")
+    ] = None,
+) -> None:
+    """Write the account network behind coordination findings, with per-edge evidence."""
+    from fimiwatch.detect.coordination.edges import compute_edges
+    from fimiwatch.detect.coordination.export import write_network
+
+    overrides: dict[str, Any] = {}
+    if types:
+        overrides["views"] = tuple(t.strip() for t in types.split(",") if t.strip())
+    if window is not None:
+        overrides["window_seconds"] = window
+    params = replace(CoordinationParams(), **overrides)
+    with _store(ctx) as store:
+        try:
+            edges = compute_edges(store, params)
+            written = write_network(edges, out)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+    console.print(f"{written} edges between {_accounts(edges)} accounts → {out}")
+
+
+def _accounts(edges: Any) -> int:
+    return len(set(edges["source"].to_pylist()) | set(edges["target"].to_pylist()))
 
 
 @app.command()

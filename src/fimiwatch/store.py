@@ -89,7 +89,7 @@ class Store:
         """Run a query and return its result as an Arrow table."""
         if params is None:
             return self.con.sql(sql).to_arrow_table()
-        return self.con.execute(sql, params).to_arrow_table()
+        return self.con.sql(sql, params=params).to_arrow_table()
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts (for small results: summaries, listings)."""
