@@ -22,29 +22,40 @@ _TRACKING = "|".join(
 )
 
 URL_KEY_SQL = rf"""
-    rtrim(regexp_replace(regexp_replace(regexp_replace(
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(
         regexp_replace(trim(u), '#.*$', ''),
         '([?&])({_TRACKING})=[^&]*', '\1', 'g'),
-        '[?&]+$', ''), '\?&+', '?'),
-    '/')
+        '([?&])&+', '\1', 'g'),
+        '[?&]+$', ''),
+    '^([^?]*?)/+(\?.*)?$', '\1\2')
 """
-"""URL normalisation: fragment and tracking parameters dropped, trailing slashes removed; the
-scheme and host are lower-cased below."""
+"""URL normalisation: fragment and tracking parameters dropped (the separators they leave
+collapsed), trailing slashes of the path removed; the scheme and host are lower-cased below."""
+
+_ORIGIN = "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*"
+"""Scheme and host. Lower-cased by concatenation, never as a regexp replacement string: a
+hostile host such as ``a\\9b`` would otherwise be read as a back-reference and fail the query."""
+
+TEXT_KEY_SQL = (
+    r"trim(regexp_replace(regexp_replace(lower(text), '@\w+', '', 'g'), '\s+', ' ', 'g'))"
+)
+"""co-post key: text lower-cased, @mentions removed, whitespace collapsed (also used to measure
+a group's content uniformity)."""
 
 _VIEW_SQL = {
-    "co-post": r"""
-        SELECT 'co-post' AS view,
-            trim(regexp_replace(regexp_replace(lower(text), '@\w+', '', 'g'), '\s+', ' ', 'g'))
-                AS key, account_id, published_at, id
+    "co-post": f"""
+        SELECT 'co-post' AS view, {TEXT_KEY_SQL} AS key, account_id, published_at, id
         FROM items WHERE repost_of IS NULL AND text IS NOT NULL""",
     "co-link": f"""
         SELECT 'co-link' AS view,
-            regexp_replace({URL_KEY_SQL}, '^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+)',
-                lower(regexp_extract(trim(u), '^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]+)', 1)))
-                AS key, account_id, published_at, id
+            lower(regexp_extract(k, '{_ORIGIN}'))
+                || substr(k, length(regexp_extract(k, '{_ORIGIN}')) + 1) AS key,
+            account_id, published_at, id
         FROM (
-            SELECT *, unnest(links) AS u FROM items
-            WHERE repost_of IS NULL AND links IS NOT NULL
+            SELECT *, {URL_KEY_SQL} AS k FROM (
+                SELECT *, unnest(links) AS u FROM items
+                WHERE repost_of IS NULL AND links IS NOT NULL
+            )
         )""",
     "co-repost": """
         SELECT 'co-repost' AS view, repost_of AS key, account_id, published_at, id
@@ -53,10 +64,13 @@ _VIEW_SQL = {
         SELECT 'co-reply' AS view, reply_to AS key, account_id, published_at, id
         FROM items WHERE reply_to IS NOT NULL AND repost_of IS NULL""",
     "co-hashtag": """
-        SELECT 'co-hashtag' AS view, array_to_string(list_sort(list_distinct(
-                list_transform(hashtags, lambda h: lower(h)))), ' ') AS key,
+        SELECT 'co-hashtag' AS view, array_to_string(tags, ' ') AS key,
             account_id, published_at, id
-        FROM items WHERE repost_of IS NULL AND len(hashtags) >= $min_hashtags""",
+        FROM (
+            SELECT *, list_sort(list_distinct(list_transform(hashtags, lambda h: lower(h))))
+                AS tags
+            FROM items WHERE repost_of IS NULL AND hashtags IS NOT NULL
+        ) WHERE len(tags) >= $min_hashtags""",
 }
 
 
@@ -83,7 +97,8 @@ def edges_sql(views: tuple[str, ...]) -> str:
         SELECT view, count(DISTINCT account) AS accounts FROM actions GROUP BY view
     ),
     shared AS (
-        SELECT a.*, ln(v.accounts / k.accounts) AS rarity,
+        -- DECIMAL, so sums are exact and runs agree to the last digit whatever the threads
+        SELECT a.*, CAST(ln(v.accounts / k.accounts) AS DECIMAL(18, 9)) AS rarity,
             row_number() OVER (PARTITION BY a.view, a.key ORDER BY a.t, a.item) AS rn
         FROM actions a
         JOIN key_accounts k USING (view, key)
@@ -94,7 +109,9 @@ def edges_sql(views: tuple[str, ...]) -> str:
             least(a.account, b.account) AS source, greatest(a.account, b.account) AS target,
             least(a.t, b.t) AS first_t, greatest(a.t, b.t) AS last_t,
             CASE WHEN a.account < b.account THEN a.item ELSE b.item END AS source_item,
-            CASE WHEN a.account < b.account THEN b.item ELSE a.item END AS target_item
+            CASE WHEN a.account < b.account THEN b.item ELSE a.item END AS target_item,
+            -- the pair's place in (a.rn, b.rn) order: earliest first, ties broken by item id
+            a.rn * ($max_neighbours + 1) + (b.rn - a.rn) AS pair_order
         FROM shared a JOIN shared b
           ON a.view = b.view AND a.key = b.key
          AND b.rn > a.rn AND b.rn <= a.rn + $max_neighbours
@@ -104,11 +121,11 @@ def edges_sql(views: tuple[str, ...]) -> str:
     per_key AS (
         SELECT view, source, target, key, any_value(rarity) AS rarity,
             min(first_t) AS first_t, max(last_t) AS last_t, min(last_t - first_t) AS lag,
-            arg_min([source_item, target_item], first_t) AS items
+            arg_min([source_item, target_item], pair_order) AS items
         FROM pairs GROUP BY view, source, target, key
     )
-    SELECT view, source, target, count(*) AS weight, avg(rarity) AS rarity,
-        sum(rarity) AS score, median(lag) AS median_lag,
+    SELECT view, source, target, count(*) AS weight, CAST(avg(rarity) AS DOUBLE) AS rarity,
+        CAST(sum(rarity) AS DOUBLE) AS score, median(lag) AS median_lag,
         to_timestamp(min(first_t)) AS first_seen, to_timestamp(max(last_t)) AS last_seen,
         list(items ORDER BY first_t, key)[1:3] AS examples
     FROM per_key
@@ -121,13 +138,12 @@ def edges_sql(views: tuple[str, ...]) -> str:
 def compute_edges(store: Store, params: CoordinationParams) -> pa.Table:
     """All edges of the selected views, deterministic order."""
     params.validate()
-    return store.arrow(
-        edges_sql(params.views),
-        {
-            "window": params.window_seconds,
-            "max_neighbours": params.max_neighbours,
-            "min_weight": params.min_weight,
-            "min_rarity": params.min_rarity,
-            "min_hashtags": params.min_hashtags,
-        },
-    )
+    values: dict[str, int | float] = {
+        "window": params.window_seconds,
+        "max_neighbours": params.max_neighbours,
+        "min_weight": params.min_weight,
+        "min_rarity": params.min_rarity,
+    }
+    if "co-hashtag" in params.views:  # the only view with a parameter; DuckDB refuses extras
+        values["min_hashtags"] = params.min_hashtags
+    return store.arrow(edges_sql(params.views), values)

@@ -1,0 +1,476 @@
+"""The coordination detector: co-action views, the sliding window, weights, rarity, hot keys,
+groups and findings, and the ``fimiwatch network`` export."""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+
+from fimiwatch.config import Settings
+from fimiwatch.detect.coordination.detector import CoordinationDetector
+from fimiwatch.detect.coordination.edges import actions_sql, compute_edges
+from fimiwatch.detect.coordination.params import VIEWS, CoordinationParams
+from fimiwatch.ingest.pipeline import choose_reader, ingest_document, open_document
+from fimiwatch.store import Store
+from tests.conftest import write_jsonl
+from tests.test_cli import fimiwatch
+
+T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
+PERMISSIVE = CoordinationParams(min_weight=1, min_rarity=0.0)
+"""Every co-action pair is an edge: for checking the views and the window on small sets."""
+
+
+def item(id: str, account: str, seconds: float, **fields: Any) -> dict[str, Any]:
+    """A post by ``account`` at T0 + ``seconds``, with unique text unless ``text`` is given."""
+    record = {
+        "id": id,
+        "published_at": (T0 + timedelta(seconds=seconds)).isoformat(),
+        "text": f"unique text of {id}",
+        "platform": "twitter",
+        "account_id": account,
+    }
+    record.update(fields)
+    return record
+
+
+def ingest(store: Store, folder: Path, records: list[dict[str, Any]]) -> None:
+    path = write_jsonl(folder / f"items-{len(list(folder.glob('items-*')))}.jsonl", records)
+    document = open_document(str(path), store.settings)
+    summary = ingest_document(store, document, choose_reader(document, "items-jsonl"), None)
+    assert summary.rejected == 0
+
+
+def edges(store: Store, params: CoordinationParams = PERMISSIVE, **changes: Any) -> list[tuple]:
+    table = compute_edges(store, replace(params, **changes))
+    return [(r["view"], r["source"], r["target"], r["weight"]) for r in table.to_pylist()]
+
+
+def keys(store: Store, view: str, min_hashtags: int = 2) -> dict[str, str]:
+    """Item id → the key the view gives it (items the view ignores are absent)."""
+    rows = store.con.execute(
+        f"SELECT item, key FROM ({actions_sql((view,))}) ORDER BY item",
+        {"min_hashtags": min_hashtags} if view == "co-hashtag" else {},
+    ).fetchall()
+    return dict(rows)
+
+
+# --- the views ----------------------------------------------------------------------------
+
+
+def test_co_post_normalises_text_and_ignores_reposts(store: Store, tmp_path: Path) -> None:
+    ingest(store, tmp_path, [
+        item("p1", "alice", 0, text="Hello @bob   WORLD\n"),
+        item("p2", "bruno", 5, text="  hello world @carla_2"),
+        item("p3", "carla", 6, text="Hello world", repost_of="orig"),
+        item("p4", "dora", 7, text="hello  worlds"),
+    ])  # fmt: skip
+    assert keys(store, "co-post") == {
+        "p1": "hello world",
+        "p2": "hello world",
+        "p4": "hello worlds",
+    }
+    assert edges(store, views=("co-post",)) == [("co-post", "alice", "bruno", 1)]
+
+
+def test_co_link_normalises_urls(store: Store, tmp_path: Path) -> None:
+    links = {
+        "l1": "https://EX.example/a/?utm_source=x#f",
+        "l2": "https://ex.example/a",
+        "l3": "HTTPS://ex.example/a?fbclid=1&gclid=2",
+        "l4": "https://ex.example/a?c=3&utm_medium=y&d=4#top",
+        "l5": " https://ex.example/a/?c=3&d=4 ",
+        "l6": "https://ex.example/b",
+        "l7": "https://ex.example/A",
+        "l8": r"https://H\9st.example/x",
+    }
+    ingest(store, tmp_path, [
+        item(i, f"acct-{i}", n, links=[url]) for n, (i, url) in enumerate(links.items())
+    ])  # fmt: skip
+    assert keys(store, "co-link") == {
+        "l1": "https://ex.example/a",
+        "l2": "https://ex.example/a",
+        "l3": "https://ex.example/a",
+        "l4": "https://ex.example/a?c=3&d=4",
+        "l5": "https://ex.example/a?c=3&d=4",
+        "l6": "https://ex.example/b",
+        "l7": "https://ex.example/A",  # the path keeps its case
+        "l8": r"https://h\9st.example/x",  # a hostile host is a key, not a query error
+    }
+    assert edges(store, views=("co-link",)) == [
+        ("co-link", "acct-l1", "acct-l2", 1),
+        ("co-link", "acct-l1", "acct-l3", 1),
+        ("co-link", "acct-l2", "acct-l3", 1),
+        ("co-link", "acct-l4", "acct-l5", 1),
+    ]
+
+
+def test_co_repost_and_co_reply(store: Store, tmp_path: Path) -> None:
+    ingest(store, tmp_path, [
+        item("r1", "alice", 0, text="RT same words", repost_of="orig-1"),
+        item("r2", "bruno", 3, text="RT same words", repost_of="orig-1"),
+        item("r3", "carla", 4, text="RT other", repost_of="orig-2"),
+        item("q1", "dora", 5, reply_to="orig-1"),
+        item("q2", "emil", 9, reply_to="orig-1"),
+        item("q3", "alice", 10, reply_to="orig-3"),
+    ])  # fmt: skip
+    assert keys(store, "co-repost") == {"r1": "orig-1", "r2": "orig-1", "r3": "orig-2"}
+    assert keys(store, "co-reply") == {"q1": "orig-1", "q2": "orig-1", "q3": "orig-3"}
+    # the reposts share their text, but a repost is not a co-post
+    assert edges(store) == [
+        ("co-reply", "dora", "emil", 1),
+        ("co-repost", "alice", "bruno", 1),
+    ]
+
+
+def test_co_hashtag_keys_are_sets_of_at_least_two(store: Store, tmp_path: Path) -> None:
+    ingest(store, tmp_path, [
+        item("h1", "alice", 0, hashtags=["EU", "Vote"]),
+        item("h2", "bruno", 2, hashtags=["#vote", "eu", "EU"]),
+        item("h3", "carla", 3, hashtags=["eu"]),
+        item("h4", "dora", 4, hashtags=["EU", "#eu"]),
+        item("h5", "emil", 5, hashtags=["eu", "vote", "nato"]),
+        item("h6", "fritz", 6, hashtags=["eu"]),
+    ])  # fmt: skip
+    assert keys(store, "co-hashtag") == {"h1": "eu vote", "h2": "eu vote", "h5": "eu nato vote"}
+    assert edges(store, views=("co-hashtag",)) == [("co-hashtag", "alice", "bruno", 1)]
+    # with min_hashtags=1 a single hashtag is a key: carla, dora and fritz share "eu"
+    assert keys(store, "co-hashtag", min_hashtags=1)["h4"] == "eu"
+    assert len(edges(store, views=("co-hashtag",), min_hashtags=1)) == 4
+
+
+# --- the window ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("window", [1, 60, 3600])
+def test_window_limit_is_inclusive(store: Store, tmp_path: Path, window: int) -> None:
+    ingest(store, tmp_path, [
+        item("a1", "at-limit-a", 0, text="key one"),
+        item("a2", "at-limit-b", window, text="key one"),
+        item("b1", "past-limit-a", 0, text="key two"),
+        item("b2", "past-limit-b", window + 1, text="key two"),
+    ])  # fmt: skip
+    assert edges(store, window_seconds=window) == [("co-post", "at-limit-a", "at-limit-b", 1)]
+
+
+def test_window_slides_across_minute_boundaries(store: Store, tmp_path: Path) -> None:
+    ingest(store, tmp_path, [
+        item("a1", "alice", 59, text="straddles the minute"),   # 10:00:59
+        item("a2", "bruno", 61, text="straddles the minute"),   # 10:01:01
+        item("b1", "carla", 30, text="same minute, too far"),   # 10:00:30
+        item("b2", "dora", 91, text="same minute, too far"),    # 10:01:31, 61 s later
+    ])  # fmt: skip
+    assert edges(store, window_seconds=60) == [("co-post", "alice", "bruno", 1)]
+
+
+# --- weight and rarity --------------------------------------------------------------------
+
+
+def test_min_weight_counts_distinct_shared_keys(store: Store, tmp_path: Path) -> None:
+    ingest(store, tmp_path, [
+        item("a1", "one-a", 0, text="only once"),
+        item("a2", "one-b", 5, text="only once"),
+        item("b1", "two-a", 0, text="first shared"),
+        item("b2", "two-b", 5, text="first shared"),
+        item("b3", "two-a", 600, text="second shared"),
+        item("b4", "two-b", 610, text="second shared"),
+        item("c1", "same-a", 0, text="shared twice"),
+        item("c2", "same-b", 5, text="shared twice"),
+        item("c3", "same-a", 900, text="shared twice"),
+        item("c4", "same-b", 905, text="shared twice"),
+    ])  # fmt: skip
+    params = CoordinationParams(min_rarity=0.0)
+    assert params.min_weight == 2
+    assert edges(store, params) == [("co-post", "two-a", "two-b", 2)]
+    assert ("co-post", "same-a", "same-b", 1) in edges(store)
+
+
+def test_rarity_filters_popular_keys_and_keeps_fresh_ones(store: Store, tmp_path: Path) -> None:
+    crowd = 300
+    records = []
+    for i in range(crowd):  # a popular text and a popular link, five minutes apart each
+        records.append(item(f"v{i}", f"crowd-{i}", i * 300, text="Everyone shares this"))
+        records.append(item(f"w{i}", f"crowd-{i}", i * 300 + 7, text="And this too"))
+    records += [
+        item("x1", "fan-a", 10**6, text="Everyone shares this"),
+        item("x2", "fan-b", 10**6 + 4, text="Everyone shares this"),
+        item("x3", "fan-a", 10**6 + 100, text="And this too"),
+        item("x4", "fan-b", 10**6 + 104, text="And this too"),
+        item("y1", "troll-a", 10**6, text="a fresh slogan"),
+        item("y2", "troll-b", 10**6 + 4, text="a fresh slogan"),
+        item("y3", "troll-a", 10**6 + 100, text="another fresh slogan"),
+        item("y4", "troll-b", 10**6 + 104, text="another fresh slogan"),
+    ]
+    ingest(store, tmp_path, records)
+    default = CoordinationParams()
+    table = compute_edges(store, default).to_pylist()
+    assert [(r["source"], r["target"], r["weight"]) for r in table] == [("troll-a", "troll-b", 2)]
+    accounts_in_view = crowd + 4
+    assert table[0]["rarity"] == pytest.approx(math.log(accounts_in_view / 2))
+    assert table[0]["score"] == pytest.approx(2 * math.log(accounts_in_view / 2))
+    # the fans meet as often and as fast, but only on keys hundreds of accounts use
+    fans = compute_edges(store, replace(default, min_rarity=0.0)).to_pylist()
+    fan = next(r for r in fans if r["source"] == "fan-a")
+    assert fan["weight"] == 2
+    assert fan["rarity"] == pytest.approx(math.log(accounts_in_view / (crowd + 2)))
+
+
+def test_hot_key_is_bounded_and_not_a_finding(store: Store, tmp_path: Path) -> None:
+    n, window = 3000, 60
+    records = [
+        item(f"{k}{i}", f"user-{i:04d}", offset + i * 50 / n, text=text)
+        for k, offset, text in (("v", 0, "viral one"), ("w", 1000, "viral two"))
+        for i in range(n)
+    ]
+    ingest(store, tmp_path, records)
+    params = replace(PERMISSIVE, views=("co-post",), window_seconds=window)
+    started = time.perf_counter()
+    table = compute_edges(store, params)
+    assert time.perf_counter() - started < 30
+    k = params.max_neighbours
+    # each action pairs with the next k actions of its key: n·k minus the tail's missing ones
+    assert table.num_rows == k * (n - k) + k * (k - 1) // 2 <= n * k
+    assert set(table["weight"].to_pylist()) == {2}
+    degree = Counter(table["source"].to_pylist() + table["target"].to_pylist())
+    assert max(degree.values()) == 2 * k
+    # with the default rarity rule nothing remains: everyone in the view used both keys
+    assert compute_edges(store, CoordinationParams()).num_rows == 0
+    assert CoordinationDetector().run(store) == []
+
+
+def test_group_larger_than_the_hot_key_bound_is_still_found(store: Store, tmp_path: Path) -> None:
+    """150 accounts post each of five slogans within 20 s, in a new order each time: more than
+    ``max_neighbours`` actions per key and window, so members are linked through chains of
+    nearest neighbours. Every one of them still lands in a finding (possibly several
+    adjacent groups, see docs), and no one else does."""
+    rng = random.Random(3)
+    trolls = [f"troll-{k:03d}" for k in range(150)]
+    records = [
+        item(f"c{e}-{k}", trolls[k], e * 10_000 + position * 20 / len(trolls), text=f"slogan {e}")
+        for e in range(5)
+        for position, k in enumerate(rng.sample(range(len(trolls)), len(trolls)))
+    ]
+    records += [item(f"o{i}", f"organic-{i}", rng.uniform(0, 50_000)) for i in range(3000)]
+    ingest(store, tmp_path, records)
+    findings = CoordinationDetector(min_rarity=2.0).run(store)
+    assert findings
+    assert sorted(a for f in findings for a in f.account_ids) == trolls
+
+
+# --- degenerate stores --------------------------------------------------------------------
+
+
+def test_empty_store(store: Store) -> None:
+    assert compute_edges(store, PERMISSIVE).num_rows == 0
+    assert CoordinationDetector(min_weight=1, min_rarity=0.0).run(store) == []
+    assert CoordinationDetector().run(store) == []
+
+
+def test_single_account_store(store: Store, tmp_path: Path) -> None:
+    ingest(store, tmp_path, [
+        item(f"s{i}", "lonely", i, text="the same words", links=["https://ex.example/a"],
+             hashtags=["a", "b"], reply_to="x")
+        for i in range(20)
+    ])  # fmt: skip
+    assert compute_edges(store, PERMISSIVE).num_rows == 0
+    assert CoordinationDetector(min_weight=1, min_rarity=0.0).run(store) == []
+
+
+def test_parameters_are_validated() -> None:
+    with pytest.raises(ValueError, match="unknown coordination view"):
+        CoordinationDetector(views=("co-post", "co-similar"))
+    with pytest.raises(ValueError, match="window_seconds"):
+        CoordinationDetector(window_seconds=0)
+    with pytest.raises(ValueError, match="unknown parameter"):
+        CoordinationDetector(window=60)
+
+
+# --- the detector end to end --------------------------------------------------------------
+
+PLANTED = tuple(f"troll-{k}" for k in range(8))
+EVENTS = 5
+
+
+def campaign(seed: int = 7, organic: int = 600) -> list[dict[str, Any]]:
+    """``organic`` accounts posting their own text, popular links and hashtags at random over
+    a day, and the 8 ``PLANTED`` accounts posting one fresh text and link within 20 s at each
+    of 5 events (each with its own tracking parameters), plus some filler of their own.
+
+    600 organic accounts: a key 8 of N accounts share has rarity ln(N/8), and the default
+    ``min_rarity`` of 4 needs N ≥ 8·e⁴ ≈ 437."""
+    rng = random.Random(seed)
+    day = 86_400
+    news = [f"https://news{n}.example/story/{n}" for n in range(20)]
+    tags = ["eu", "vote", "nato", "china", "energy", "ukraine", "taiwan", "ai"]
+    records = []
+    for a in range(organic):
+        for j in range(3):
+            fields: dict[str, Any] = {"text": f"my own thoughts {a}-{j} {rng.random():.6f}"}
+            if rng.random() < 0.8:
+                fields["links"] = [rng.choice(news)]
+            if rng.random() < 0.3:
+                fields["hashtags"] = rng.sample(tags, 2)
+            records.append(item(f"o{a}-{j}", f"organic-{a:03d}", rng.uniform(0, day), **fields))
+    for e in range(EVENTS):
+        start = 3600 + e * 15_000
+        for k, account in enumerate(PLANTED):
+            records.append(item(
+                f"c{e}-{k}", account, start + rng.uniform(0, 20),
+                text=f"@agent_{k} Wake up Europe! The truth about story {e} they hide",
+                links=[f"https://fresh{e}.example/story/{e}?utm_source=t{k}&utm_medium=social"],
+                hashtags=["WakeUp", f"Story{e}"],
+            ))  # fmt: skip
+    for k, account in enumerate(PLANTED):
+        for j in range(2):
+            records.append(item(f"f{k}-{j}", account, rng.uniform(0, day), text=f"filler {k} {j}"))
+    return records
+
+
+@pytest.fixture(scope="module")
+def campaign_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("campaign")
+    return write_jsonl(folder / "campaign.jsonl", campaign())
+
+
+def campaign_store(folder: Path, data: Path) -> Store:
+    settings = Settings(db=folder / "campaign.duckdb")
+    store = Store(settings.db, settings)
+    document = open_document(str(data), settings)
+    ingest_document(store, document, choose_reader(document, "items-jsonl"), None)
+    return store
+
+
+def test_planted_group_is_one_finding(tmp_path: Path, campaign_file: Path) -> None:
+    with campaign_store(tmp_path, campaign_file) as store:
+        findings = CoordinationDetector().run(store)
+        campaign_items = {r["id"] for r in store.rows("SELECT id FROM items WHERE id LIKE 'c%'")}
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.type == "coordination"
+    assert finding.account_ids == PLANTED
+    assert 0.0 < finding.score <= 1.0
+    assert finding.disarm and all(t.startswith("T") for t in finding.disarm)
+    assert finding.item_ids and set(finding.item_ids) <= campaign_items
+    assert finding.first_seen is not None and finding.last_seen is not None
+    assert finding.first_seen <= finding.last_seen
+    evidence = finding.evidence
+    assert "co-post" in evidence["network_types"]
+    assert set(evidence["network_types"]) <= set(VIEWS)
+    assert evidence["window_seconds"] == 60
+    assert evidence["size"] == len(PLANTED)
+    assert 0 <= evidence["synchrony_seconds"] <= 20
+    assert 0.5 <= evidence["content_uniformity"] <= 1.0
+    assert evidence["edges"] and len(evidence["edges"]) == evidence["edges_total"]
+    pairs = set()
+    for source, target, view, weight in evidence["edges"]:
+        assert source < target and {source, target} <= set(PLANTED)
+        assert view in evidence["network_types"]
+        assert weight >= 2
+        pairs.add((source, target))
+    assert len(pairs) == len(PLANTED) * (len(PLANTED) - 1) // 2
+    assert finding.to_dict()["evidence"] == evidence
+
+
+def test_runs_are_deterministic(tmp_path: Path, campaign_file: Path) -> None:
+    results = []
+    for run in ("first", "second"):
+        folder = tmp_path / run
+        folder.mkdir()
+        with campaign_store(folder, campaign_file) as store:
+            table = compute_edges(store, CoordinationParams())
+            results.append((
+                table.to_pylist(),
+                compute_edges(store, PERMISSIVE).to_pylist(),
+                [f.to_dict() for f in CoordinationDetector().run(store)],
+                [f.to_dict() for f in CoordinationDetector(min_rarity=0.0).run(store)],
+            ))  # fmt: skip
+    assert results[0] == results[1]
+    assert results[0][2][0]["id"] == results[1][2][0]["id"]
+
+
+# --- fimiwatch network --------------------------------------------------------------------
+
+
+def test_network_export(tmp_path: Path) -> None:
+    records = [
+        item(f"o{i}", f"organic-{i:03d}", i * 97, links=[f"https://blog{i}.example/"])
+        for i in range(200)
+    ]
+    for e in range(2):
+        for k in range(3):
+            records.append(item(
+                f"t{e}-{k}", f"troll-{k}", 50_000 + e * 5000 + k * 3, text=f"Slogan {e}!",
+                links=[f"https://fresh.example/{e}?fbclid={k}"],
+            ))  # fmt: skip
+    data = write_jsonl(tmp_path / "items.jsonl", records)
+    assert fimiwatch("ingest", str(data), cwd=tmp_path).returncode == 0
+    expected = {
+        (view, f"troll-{a}", f"troll-{b}")
+        for view in ("co-link", "co-post")
+        for a, b in ((0, 1), (0, 2), (1, 2))
+    }
+
+    for name in ("net.gexf", "net.graphml"):
+        result = fimiwatch("network", "--out", name, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "6 edges between 3 accounts" in result.stdout + result.stderr
+        reader = nx.read_gexf if name.endswith(".gexf") else nx.read_graphml
+        graph = reader(tmp_path / name)
+        found = set()
+        for source, target, attributes in graph.edges(data=True):
+            found.add((attributes["view"], *sorted((source, target))))
+            assert int(attributes["weight"]) == 2
+            assert datetime.fromisoformat(attributes["first_seen"]) <= datetime.fromisoformat(
+                attributes["last_seen"]
+            )
+            examples = attributes["example_items"].split()
+            assert len(examples) == 2 and all("|" in pair for pair in examples)
+        assert found == expected
+
+    result = fimiwatch("network", "--out", "net.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "net.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["view"], r["source"], r["target"]) for r in rows} == expected
+    for row in rows:
+        assert row["weight"] == "2" and float(row["rarity"]) >= 4.0
+        assert row["first_seen"] <= row["last_seen"]
+        for pair in row["example_items"].split():
+            source_item, target_item = pair.split("|")
+            assert source_item.startswith("t") and target_item.startswith("t")
+
+    result = fimiwatch("network", "--types", "co-post", "--window", "3", "--out", "w.csv",
+                       cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "w.csv").open(newline="") as handle:  # troll-0 and troll-2: 6 s apart
+        assert {(r["source"], r["target"]) for r in csv.DictReader(handle)} == {
+            ("troll-0", "troll-1"), ("troll-1", "troll-2"),
+        }  # fmt: skip
+
+    for args, message in (
+        (("--out", "net.txt"), ".gexf"),
+        (("--types", "co-post,co-bogus", "--out", "x.csv"), "co-bogus"),
+        (("--types", "co-similar", "--out", "x.csv"), "co-similar"),
+        (("--window", "0", "--out", "x.csv"), "window_seconds"),
+    ):
+        result = fimiwatch("network", *args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stdout + result.stderr
+    assert not (tmp_path / "net.txt").exists() and not (tmp_path / "x.csv").exists()
+
+
+def test_network_export_of_an_empty_store(tmp_path: Path) -> None:
+    result = fimiwatch("network", "--out", "empty.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "empty.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert list(reader) == [] and "example_items" in (reader.fieldnames or [])
