@@ -98,36 +98,49 @@ def edges_sql(views: tuple[str, ...]) -> str:
     ),
     shared AS (
         -- DECIMAL, so sums are exact and runs agree to the last digit whatever the threads
-        SELECT a.*, CAST(ln(v.accounts / k.accounts) AS DECIMAL(18, 9)) AS rarity,
-            row_number() OVER (PARTITION BY a.view, a.key ORDER BY a.t, a.item) AS rn
+        SELECT a.account, a.t, a.item, a.view, k.key_id,
+            CAST(ln(v.accounts / k.accounts) AS DECIMAL(18, 9)) AS rarity,
+            row_number() OVER by_time AS rn,
+            -- actions on the key from this one's time to the window's end (ties included,
+            -- so it may reach a little far: the join checks the window again)
+            count(*) OVER (PARTITION BY k.key_id ORDER BY a.t
+                RANGE BETWEEN CURRENT ROW AND $window FOLLOWING) - 1 AS in_window
         FROM actions a
-        JOIN key_accounts k USING (view, key)
+        JOIN (SELECT view, key, accounts, row_number() OVER (ORDER BY view, key) AS key_id
+              FROM key_accounts) k USING (view, key)
         JOIN view_accounts v USING (view)
+        WINDOW by_time AS (PARTITION BY k.key_id ORDER BY a.t, a.item)
+    ),
+    -- Each action names the ranks of the following actions on its key that fall inside the
+    -- window, at most max_neighbours of them, so the join below is an equality join on
+    -- (key_id, rn): linear in the actions, never every pair of posts on a viral key.
+    reach AS (
+        SELECT view, key_id, rn, account, t, item, rarity,
+            unnest(range(rn + 1, rn + least($max_neighbours, in_window) + 1)) AS next_rn
+        FROM shared WHERE in_window > 0
     ),
     pairs AS (
-        SELECT a.view, a.key, a.rarity,
+        SELECT a.view, a.key_id, a.rarity,
             least(a.account, b.account) AS source, greatest(a.account, b.account) AS target,
             least(a.t, b.t) AS first_t, greatest(a.t, b.t) AS last_t,
             CASE WHEN a.account < b.account THEN a.item ELSE b.item END AS source_item,
             CASE WHEN a.account < b.account THEN b.item ELSE a.item END AS target_item,
             -- the pair's place in (a.rn, b.rn) order: earliest first, ties broken by item id
             a.rn * ($max_neighbours + 1) + (b.rn - a.rn) AS pair_order
-        FROM shared a JOIN shared b
-          ON a.view = b.view AND a.key = b.key
-         AND b.rn > a.rn AND b.rn <= a.rn + $max_neighbours
-         AND b.t - a.t <= $window
-         AND a.account <> b.account
+        FROM reach a JOIN shared b
+          ON b.key_id = a.key_id AND b.rn = a.next_rn
+        WHERE b.t - a.t <= $window AND a.account <> b.account
     ),
     per_key AS (
-        SELECT view, source, target, key, any_value(rarity) AS rarity,
+        SELECT view, source, target, key_id, any_value(rarity) AS rarity,
             min(first_t) AS first_t, max(last_t) AS last_t, min(last_t - first_t) AS lag,
             arg_min([source_item, target_item], pair_order) AS items
-        FROM pairs GROUP BY view, source, target, key
+        FROM pairs GROUP BY view, source, target, key_id
     )
     SELECT view, source, target, count(*) AS weight, CAST(avg(rarity) AS DOUBLE) AS rarity,
         CAST(sum(rarity) AS DOUBLE) AS score, median(lag) AS median_lag,
         to_timestamp(min(first_t)) AS first_seen, to_timestamp(max(last_t)) AS last_seen,
-        list(items ORDER BY first_t, key)[1:3] AS examples
+        list(items ORDER BY first_t, key_id)[1:3] AS examples
     FROM per_key
     GROUP BY view, source, target
     HAVING count(*) >= $min_weight AND avg(rarity) >= $min_rarity
