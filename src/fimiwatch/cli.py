@@ -359,7 +359,7 @@ def demo(
     with _progress() as progress:
         result = run_demo(settings, progress, report)
     _print_run_summary(result.run, result.counts)
-    _print_table(result.findings, FINDING_COLUMNS)
+    _print_table(result.findings, ["severity", "score", "title"])
     console.print(f"Store: {settings.db}   Report: {report}")
     if not no_serve:
         console.print("The web app is not part of this release yet; use --no-serve in scripts.")
