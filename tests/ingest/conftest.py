@@ -19,6 +19,7 @@ from fimiwatch.ingest.base import REJECT_SCHEMA, STAGED_SCHEMA, InputDocument
 class Result:
     items: list[dict[str, Any]]
     rejects: list[dict[str, Any]]
+    batches: int = 0
 
     def extra(self, index: int = 0) -> dict[str, Any]:
         text = self.items[index]["extra"]
@@ -35,7 +36,9 @@ def run_reader(
         document = InputDocument(name=name or "memory", content=source)
     items: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
+    batches = 0
     for batch in reader().read(document, settings or IngestSettings()):
+        batches += 1
         assert batch.items.schema.equals(STAGED_SCHEMA)
         assert batch.rejects.schema.equals(REJECT_SCHEMA)
         items.extend(batch.items.to_pylist())
@@ -43,7 +46,7 @@ def run_reader(
     for item in items:
         if item["extra"] is not None:
             assert isinstance(orjson.loads(item["extra"]), dict)
-    return Result(items, rejects)
+    return Result(items, rejects, batches)
 
 
 @pytest.fixture(scope="session")

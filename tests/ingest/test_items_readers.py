@@ -20,8 +20,6 @@ from fimiwatch.config import IngestSettings
 from fimiwatch.ingest.base import (
     LIST_COLUMNS,
     MAX_REJECT_RECORD_CHARS,
-    REJECT_SCHEMA,
-    STAGED_SCHEMA,
     TEXT_COLUMNS,
     InputDocument,
     ReadError,
@@ -29,6 +27,7 @@ from fimiwatch.ingest.base import (
 from fimiwatch.ingest.items import ItemsCsvReader, ItemsJsonlReader, QutCsvReader, TwitterIoReader
 from fimiwatch.ingest.pipeline import choose_reader
 from fimiwatch.ingest.records import BOM
+from tests.ingest.conftest import run_reader
 
 CSV_READERS = (ItemsCsvReader, QutCsvReader, TwitterIoReader)
 QUT_HEADER = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls"
@@ -63,23 +62,11 @@ class Read:
 
 def read_path(reader: type, path: Path, **limits: Any) -> Read:
     """Read a file to the end as the pipeline would; every batch must match the schemas."""
-    document = InputDocument(name=path.name, path=path)
-    items: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
-    batches = 0
-    for batch in reader().read(document, IngestSettings(**limits)):
-        batches += 1
-        assert batch.items.schema.equals(STAGED_SCHEMA)
-        assert batch.rejects.schema.equals(REJECT_SCHEMA)
-        items.extend(batch.items.to_pylist())
-        rejects.extend(batch.rejects.to_pylist())
-    for item in items:
-        if item["extra"] is not None:
-            assert isinstance(orjson.loads(item["extra"]), dict)
-    for reject in rejects:
+    result = run_reader(reader, path, IngestSettings(**limits), name=path.name)
+    for reject in result.rejects:
         assert reject["line"] is not None and reject["reason"]
         assert len(reject["record"]) <= MAX_REJECT_RECORD_CHARS + 1
-    return Read(items, rejects, batches)
+    return Read(result.items, result.rejects, result.batches)
 
 
 def read_bytes(reader: type, tmp_path: Path, data: bytes, name: str = "", **limits: Any) -> Read:

@@ -108,6 +108,12 @@ class Reader(Protocol):
         ...
 
 
+def in_batches(table: pa.Table, rows: int) -> pa.Table:
+    """The same table in record batches of at most ``rows``: DuckDB scans an Arrow table one
+    record batch per thread, so one huge batch would parse on a single core."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=rows), table.schema)
+
+
 def clip(value: str, limit: int = MAX_REJECT_RECORD_CHARS) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 

@@ -29,11 +29,14 @@ from fimiwatch.ingest.base import (
     Batch,
     InputDocument,
     ReadError,
+    in_batches,
 )
 from fimiwatch.ingest.jsondoc import JsonTooDeep, loads_bounded
 from fimiwatch.ingest.records import BOM, csv_layout, iter_line_chunks
 
 BATCH_ROWS = 250_000
+PARSE_ROWS = 16_384
+"""Record-batch size for JSON parsing in DuckDB (small batches keep every core busy)."""
 
 
 def _parser() -> duckdb.DuckDBPyConnection:
@@ -104,11 +107,7 @@ class ItemsJsonlReader:
             for chunk in iter_line_chunks(handle, settings.chunk_bytes, limit):
                 lines, numbers, deep = _without_deep(chunk.lines, chunk.numbers, depth)
                 chunk_table = pa.table({"line": numbers, "raw": lines})
-                # Small record batches let DuckDB parse them on all its threads.
-                con.register(
-                    "chunk",
-                    pa.Table.from_batches(chunk_table.to_batches(16_384), chunk_table.schema),
-                )
+                con.register("chunk", in_batches(chunk_table, PARSE_ROWS))
                 batch = _split(con.sql(sql).to_arrow_table())
                 con.unregister("chunk")
                 rejects = _with_oversize(batch.rejects, chunk.oversize, limit)

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from fimiwatch import plugins
 from fimiwatch.config import Settings
-from fimiwatch.ingest.base import InputDocument, Reader, ReadError
+from fimiwatch.ingest.base import InputDocument, Reader, ReadError, in_batches
 from fimiwatch.ingest.normalise import NORMALISED_COLUMNS, normalise_sql
 from fimiwatch.quarantine import append_quarantine
 from fimiwatch.store import Store
@@ -30,10 +30,6 @@ INSERT_ROWS = 1_000_000
 SCAN_ROWS = 65_536
 """Record-batch size of staged Arrow tables handed to DuckDB, so that normalisation uses all
 its threads (appends, by contrast, are fastest from large batches)."""
-
-
-def _parallel_scan(table: pa.Table) -> pa.Table:
-    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), table.schema)
 
 
 @dataclass(frozen=True)
@@ -159,7 +155,7 @@ def ingest_document(
             pending.clear()
 
         for batch in reader.read(document, settings.ingest):
-            con.register("staged_batch", _parallel_scan(batch.items))
+            con.register("staged_batch", in_batches(batch.items, SCAN_ROWS))
             pending.append(con.sql(normalise, params=params).to_arrow_table())
             con.unregister("staged_batch")
             if batch.rejects.num_rows:
