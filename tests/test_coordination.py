@@ -4,6 +4,7 @@ groups and findings, and the ``fimiwatch network`` export."""
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import random
 import time
@@ -18,7 +19,7 @@ import pytest
 
 from fimiwatch.config import Settings
 from fimiwatch.detect.coordination.detector import CoordinationDetector
-from fimiwatch.detect.coordination.edges import actions_sql, compute_edges
+from fimiwatch.detect.coordination.edges import compute_edges, view_sql
 from fimiwatch.detect.coordination.params import VIEWS, CoordinationParams
 from fimiwatch.ingest.pipeline import choose_reader, ingest_document, open_document
 from fimiwatch.store import Store
@@ -26,7 +27,9 @@ from tests.conftest import write_jsonl
 from tests.test_cli import fimiwatch
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
-PERMISSIVE = CoordinationParams(min_weight=1, min_rarity=0.0)
+PERMISSIVE = CoordinationParams(
+    min_weight=1, min_rarity=0.0, min_significance=0.0, min_supported_significance=0.0
+)
 """Every co-action pair is an edge: for checking the views and the window on small sets."""
 
 
@@ -58,7 +61,7 @@ def edges(store: Store, params: CoordinationParams = PERMISSIVE, **changes: Any)
 def keys(store: Store, view: str, min_hashtags: int = 2) -> dict[str, str]:
     """Item id → the key the view gives it (items the view ignores are absent)."""
     rows = store.con.execute(
-        f"SELECT item, key FROM ({actions_sql((view,))}) ORDER BY item",
+        f"SELECT id, key FROM ({view_sql(view)}) WHERE key <> '' ORDER BY id",
         {"min_hashtags": min_hashtags} if view == "co-hashtag" else {},
     ).fetchall()
     return dict(rows)
@@ -175,7 +178,9 @@ def test_window_slides_across_minute_boundaries(store: Store, tmp_path: Path) ->
 # --- weight and rarity --------------------------------------------------------------------
 
 
-def test_min_weight_counts_distinct_shared_keys(store: Store, tmp_path: Path) -> None:
+def test_weight_counts_shared_actions_and_repeats_within_the_window_once(
+    store: Store, tmp_path: Path
+) -> None:
     ingest(store, tmp_path, [
         item("a1", "one-a", 0, text="only once"),
         item("a2", "one-b", 5, text="only once"),
@@ -183,18 +188,20 @@ def test_min_weight_counts_distinct_shared_keys(store: Store, tmp_path: Path) ->
         item("b2", "two-b", 5, text="first shared"),
         item("b3", "two-a", 600, text="second shared"),
         item("b4", "two-b", 610, text="second shared"),
-        item("c1", "same-a", 0, text="shared twice"),
-        item("c2", "same-b", 5, text="shared twice"),
-        item("c3", "same-a", 900, text="shared twice"),
-        item("c4", "same-b", 905, text="shared twice"),
+        item("c1", "again-a", 0, text="shared twice"),    # the same text, hours apart:
+        item("c2", "again-b", 5, text="shared twice"),    # two shared actions
+        item("c3", "again-a", 9000, text="shared twice"),
+        item("c4", "again-b", 9005, text="shared twice"),
+        item("d1", "burst-a", 0, text="said in a burst"),  # a repeat inside the window
+        item("d2", "burst-b", 5, text="said in a burst"),  # is the same action
+        item("d3", "burst-a", 20, text="said in a burst"),
     ])  # fmt: skip
-    params = CoordinationParams(min_rarity=0.0)
-    assert params.min_weight == 2
-    assert edges(store, params) == [("co-post", "two-a", "two-b", 2)]
-    assert ("co-post", "same-a", "same-b", 1) in edges(store)
+    weights = edges(store, replace(PERMISSIVE, min_weight=2))
+    assert weights == [("co-post", "again-a", "again-b", 2), ("co-post", "two-a", "two-b", 2)]
+    assert ("co-post", "burst-a", "burst-b", 1) in edges(store)
 
 
-def test_rarity_filters_popular_keys_and_keeps_fresh_ones(store: Store, tmp_path: Path) -> None:
+def test_rarity_filters_keys_most_accounts_use(store: Store, tmp_path: Path) -> None:
     crowd = 300
     records = []
     for i in range(crowd):  # a popular text and a popular link, five minutes apart each
@@ -211,17 +218,70 @@ def test_rarity_filters_popular_keys_and_keeps_fresh_ones(store: Store, tmp_path
         item("y4", "troll-b", 10**6 + 104, text="another fresh slogan"),
     ]
     ingest(store, tmp_path, records)
-    default = CoordinationParams()
+    default = replace(CoordinationParams(), min_significance=0.0)
     table = compute_edges(store, default).to_pylist()
     assert [(r["source"], r["target"], r["weight"]) for r in table] == [("troll-a", "troll-b", 2)]
     accounts_in_view = crowd + 4
     assert table[0]["rarity"] == pytest.approx(math.log(accounts_in_view / 2))
-    assert table[0]["score"] == pytest.approx(2 * math.log(accounts_in_view / 2))
-    # the fans meet as often and as fast, but only on keys hundreds of accounts use
+    # the fans meet as often and as fast, but only on keys nearly everyone uses
     fans = compute_edges(store, replace(default, min_rarity=0.0)).to_pylist()
     fan = next(r for r in fans if r["source"] == "fan-a")
     assert fan["weight"] == 2
     assert fan["rarity"] == pytest.approx(math.log(accounts_in_view / (crowd + 2)))
+
+
+def test_significance_separates_busy_crowds_from_planted_pairs(
+    store: Store, tmp_path: Path
+) -> None:
+    """100 busy accounts share 40 links, each link all over one crowded hour, so two of them
+    meet inside a minute several times by chance; two trolls meet 5 times on fresh links.
+    Only the trolls' weight is far beyond what the crowding predicts."""
+    rng = random.Random(11)
+    busy = [f"busy-{i:03d}" for i in range(100)]
+    records = [
+        item(f"b{k}-{j}", rng.choice(busy), k * 7200 + rng.uniform(0, 3600),
+             links=[f"https://popular.example/{k}"])
+        for k in range(40) for j in range(150)
+    ]  # fmt: skip
+    records += [
+        item(f"t{e}-{k}", f"troll-{k}", 400_000 + e * 5000 + k * 5,
+             links=[f"https://fresh.example/{e}"])
+        for e in range(5) for k in range(2)
+    ]  # fmt: skip
+    ingest(store, tmp_path, records)
+    params = replace(CoordinationParams(), min_rarity=0.0)
+    every = compute_edges(store, replace(params, min_significance=0.0,
+                                         min_supported_significance=0.0)).to_pylist()
+    chance = [r for r in every if r["source"].startswith("busy")]
+    assert max(r["weight"] for r in chance) >= 4  # the crowd meets often by chance...
+    assert max(r["score"] for r in chance) < params.min_significance
+    troll = next(r for r in every if r["source"] == "troll-0")
+    assert troll["weight"] == 5 and troll["expected"] < 0.01
+    assert troll["score"] > params.min_significance
+    result = compute_edges(store, params).to_pylist()  # ...but only the trolls are edges
+    assert [(r["source"], r["target"]) for r in result] == [("troll-0", "troll-1")]
+
+
+def test_weak_edges_need_triangles(store: Store, tmp_path: Path) -> None:
+    """Edges between the strong and the weak bar count only inside triangles: a group of four
+    meeting twice each is kept, a lone pair meeting twice is not."""
+    records = []
+    for e in range(2):
+        for k in range(4):
+            records.append(item(f"g{e}-{k}", f"group-{k}", e * 5000 + k * 5,
+                                text=f"group slogan {e}"))  # fmt: skip
+        for k in range(2):
+            records.append(item(f"p{e}-{k}", f"pair-{k}", 50_000 + e * 5000 + k * 5,
+                                text=f"pair slogan {e}"))  # fmt: skip
+    records += [item(f"o{i}", f"organic-{i}", 100_000 + i * 97) for i in range(300)]
+    ingest(store, tmp_path, records)
+    params = replace(CoordinationParams(), min_significance=50.0)  # nothing is strong
+    scores = {(r["source"], r["target"]): r["score"] for r in
+              compute_edges(store, replace(params, min_supported_significance=0.0)).to_pylist()}
+    assert all(params.min_supported_significance <= s < 50 for s in scores.values())
+    kept = {(r["source"], r["target"]) for r in compute_edges(store, params).to_pylist()}
+    assert kept == {pair for pair in scores if pair[0].startswith("group")}
+    assert len(kept) == 6
 
 
 def test_hot_key_is_bounded_and_not_a_finding(store: Store, tmp_path: Path) -> None:
@@ -305,8 +365,8 @@ def campaign(seed: int = 7, organic: int = 600) -> list[dict[str, Any]]:
     a day, and the 8 ``PLANTED`` accounts posting one fresh text and link within 20 s at each
     of 5 events (each with its own tracking parameters), plus some filler of their own.
 
-    600 organic accounts: a key 8 of N accounts share has rarity ln(N/8), and the default
-    ``min_rarity`` of 4 needs N ≥ 8·e⁴ ≈ 437."""
+    The organic accounts share the 20 news links often; the planted ones meet on fresh keys
+    five times, far more often than their activity would make them meet by chance."""
     rng = random.Random(seed)
     day = 86_400
     news = [f"https://news{n}.example/story/{n}" for n in range(20)]
@@ -406,7 +466,7 @@ def test_network_export(tmp_path: Path) -> None:
         for i in range(200)
     ]
     for e in range(2):
-        for k in range(3):
+        for k in range(4):
             records.append(item(
                 f"t{e}-{k}", f"troll-{k}", 50_000 + e * 5000 + k * 3, text=f"Slogan {e}!",
                 links=[f"https://fresh.example/{e}?fbclid={k}"],
@@ -416,13 +476,13 @@ def test_network_export(tmp_path: Path) -> None:
     expected = {
         (view, f"troll-{a}", f"troll-{b}")
         for view in ("co-link", "co-post")
-        for a, b in ((0, 1), (0, 2), (1, 2))
+        for a, b in itertools.combinations(range(4), 2)
     }
 
     for name in ("net.gexf", "net.graphml"):
         result = fimiwatch("network", "--out", name, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "6 edges between 3 accounts" in result.stdout + result.stderr
+        assert "12 edges between 4 accounts" in result.stdout + result.stderr
         reader = nx.read_gexf if name.endswith(".gexf") else nx.read_graphml
         graph = reader(tmp_path / name)
         found = set()
@@ -442,18 +502,18 @@ def test_network_export(tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert {(r["view"], r["source"], r["target"]) for r in rows} == expected
     for row in rows:
-        assert row["weight"] == "2" and float(row["rarity"]) >= 4.0
+        assert row["weight"] == "2" and float(row["score"]) >= 2.0
         assert row["first_seen"] <= row["last_seen"]
         for pair in row["example_items"].split():
             source_item, target_item = pair.split("|")
             assert source_item.startswith("t") and target_item.startswith("t")
 
     result = fimiwatch("network", "--types", "co-post", "--window", "3", "--out", "w.csv",
-                       cwd=tmp_path)  # fmt: skip
+                       "--min-significance", "0", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    with (tmp_path / "w.csv").open(newline="") as handle:  # troll-0 and troll-2: 6 s apart
+    with (tmp_path / "w.csv").open(newline="") as handle:  # troll-k and troll-k+2: 6 s apart
         assert {(r["source"], r["target"]) for r in csv.DictReader(handle)} == {
-            ("troll-0", "troll-1"), ("troll-1", "troll-2"),
+            ("troll-0", "troll-1"), ("troll-1", "troll-2"), ("troll-2", "troll-3"),
         }  # fmt: skip
 
     for args, message in (

@@ -316,6 +316,13 @@ def network(
     window: Annotated[
         int | None, typer.Option(help="Seconds within which shared actions link accounts.")
     ] = None,
+    min_significance: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep every edge at least this significant (−log10 chance probability), "
+            "in a triangle or not (default 6; lower it to explore weaker ties)."
+        ),
+    ] = None,
 ) -> None:
     """Write the account network behind coordination findings, with per-edge evidence."""
     from fimiwatch.detect.coordination.edges import compute_edges
@@ -326,7 +333,13 @@ def network(
         overrides["views"] = tuple(t.strip() for t in types.split(",") if t.strip())
     if window is not None:
         overrides["window_seconds"] = window
-    params = replace(CoordinationParams(), **overrides)
+    defaults = CoordinationParams()
+    if min_significance is not None:
+        overrides["min_significance"] = min_significance
+        overrides["min_supported_significance"] = min(
+            min_significance, defaults.min_supported_significance
+        )
+    params = replace(defaults, **overrides)
     with _store(ctx) as store:
         try:
             edges = compute_edges(store, params)

@@ -5,9 +5,10 @@ hashtag set). Two accounts are linked when they act on the same key within the w
 a sliding band join, not time buckets, so no pair is missed at a bucket edge. Hot keys are
 bounded by pairing each action with at most ``max_neighbours`` following actions.
 
-Edge weight is the number of distinct shared keys; ``rarity`` is the mean over those keys of
-ln(accounts in the view / accounts using the key), so a pair that meets only on viral keys
-scores low however often it meets (see docs/coordination.md).
+Edge weight is the number of distinct shared keys. Its ``score`` is the significance of that
+weight against chance timing (−log10 of a Poisson tail whose mean comes from how active both
+accounts are and how crowded their keys are inside the window); ``rarity`` is the mean over the
+shared keys of ln(accounts in the view / accounts using the key). See docs/coordination.md.
 """
 
 from __future__ import annotations
@@ -37,14 +38,16 @@ _ORIGIN = "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*"
 hostile host such as ``a\\9b`` would otherwise be read as a back-reference and fail the query."""
 
 TEXT_KEY_SQL = (
-    r"trim(regexp_replace(regexp_replace(lower(text), '@\w+', '', 'g'), '\s+', ' ', 'g'))"
+    r"trim(regexp_replace(regexp_replace(lower(text), '@\w+', '', 'g'),"
+    r" '[\t\n\f\r ]{2,}|[\t\n\f\r]', ' ', 'g'))"
 )
 """co-post key: text lower-cased, @mentions removed, whitespace collapsed (also used to measure
 a group's content uniformity)."""
 
 _VIEW_SQL = {
     "co-post": f"""
-        SELECT 'co-post' AS view, {TEXT_KEY_SQL} AS key, account_id, published_at, id
+        -- unnest: a barrier, so the key filter reuses the value rather than recomputing it
+        SELECT 'co-post' AS view, unnest([{TEXT_KEY_SQL}]) AS key, account_id, published_at, id
         FROM items WHERE repost_of IS NULL AND text IS NOT NULL""",
     "co-link": f"""
         SELECT 'co-link' AS view,
@@ -74,78 +77,184 @@ _VIEW_SQL = {
 }
 
 
-def actions_sql(views: tuple[str, ...]) -> str:
-    """One row per (view, key, account, time, item): the co-actions the views see."""
-    parts = [f"({_VIEW_SQL[v]})" for v in views]
-    return (
-        "SELECT view, key, account_id AS account, epoch(published_at) AS t, id AS item "
-        f"FROM ({' UNION ALL '.join(parts)}) "
-        "WHERE key IS NOT NULL AND key <> '' AND account_id IS NOT NULL "
-        "AND published_at IS NOT NULL"
-    )
+def view_sql(view: str) -> str:
+    """(view, key, account_id, published_at, id) for each post the view sees: its keys before
+    hashing, for inspecting and testing the normalisation."""
+    return _VIEW_SQL[view]
 
 
-def edges_sql(views: tuple[str, ...]) -> str:
-    """Edges (view, source < target) with weight, rarity, times and example items."""
-    return f"""
-    WITH actions AS ({actions_sql(views)}),
-    key_accounts AS (
-        SELECT view, key, count(DISTINCT account) AS accounts
-        FROM actions GROUP BY view, key HAVING count(DISTINCT account) >= 2
-    ),
-    view_accounts AS (
-        SELECT view, count(DISTINCT account) AS accounts FROM actions GROUP BY view
-    ),
-    shared AS (
-        -- DECIMAL, so sums are exact and runs agree to the last digit whatever the threads
-        SELECT a.account, a.t, a.item, a.view, k.key_id,
-            CAST(ln(v.accounts / k.accounts) AS DECIMAL(18, 9)) AS rarity,
-            row_number() OVER by_time AS rn,
-            -- actions on the key from this one's time to the window's end (ties included,
-            -- so it may reach a little far: the join checks the window again)
-            count(*) OVER (PARTITION BY k.key_id ORDER BY a.t
-                RANGE BETWEEN CURRENT ROW AND $window FOLLOWING) - 1 AS in_window
-        FROM actions a
-        JOIN (SELECT view, key, accounts, row_number() OVER (ORDER BY view, key) AS key_id
-              FROM key_accounts) k USING (view, key)
-        JOIN view_accounts v USING (view)
-        WINDOW by_time AS (PARTITION BY k.key_id ORDER BY a.t, a.item)
-    ),
-    -- Each action names the ranks of the following actions on its key that fall inside the
-    -- window, at most max_neighbours of them, so the join below is an equality join on
-    -- (key_id, rn): linear in the actions, never every pair of posts on a viral key.
+PAIRS_SQL = """
     reach AS (
-        SELECT view, key_id, rn, account, t, item, rarity,
+        SELECT key, rn, account, t, item,
             unnest(range(rn + 1, rn + least($max_neighbours, in_window) + 1)) AS next_rn
-        FROM shared WHERE in_window > 0
+        FROM coord_ranked WHERE in_window > 0
     ),
     pairs AS (
-        SELECT a.view, a.key_id, a.rarity,
+        SELECT b.view, a.key, b.rarity,
             least(a.account, b.account) AS source, greatest(a.account, b.account) AS target,
-            least(a.t, b.t) AS first_t, greatest(a.t, b.t) AS last_t,
+            a.t AS first_t, b.t AS last_t,
             CASE WHEN a.account < b.account THEN a.item ELSE b.item END AS source_item,
             CASE WHEN a.account < b.account THEN b.item ELSE a.item END AS target_item,
-            -- the pair's place in (a.rn, b.rn) order: earliest first, ties broken by item id
             a.rn * ($max_neighbours + 1) + (b.rn - a.rn) AS pair_order
-        FROM reach a JOIN shared b
-          ON b.key_id = a.key_id AND b.rn = a.next_rn
+        FROM reach a JOIN coord_ranked b ON b.key = a.key AND b.rn = a.next_rn
         WHERE b.t - a.t <= $window AND a.account <> b.account
-    ),
-    per_key AS (
-        SELECT view, source, target, key_id, any_value(rarity) AS rarity,
-            min(first_t) AS first_t, max(last_t) AS last_t, min(last_t - first_t) AS lag,
-            arg_min([source_item, target_item], pair_order) AS items
-        FROM pairs GROUP BY view, source, target, key_id
+    )"""
+"""Each action reaches the ranks of the following actions on its key inside the window, at
+most ``max_neighbours`` of them, so the pair join is an equality join on (key, rank): linear
+in the actions, never every pair of posts on a viral key. One row per meeting of two
+accounts; ``pair_order`` orders a key's meetings by time (ties by item)."""
+
+
+def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The plan as (temporary table, SELECT) steps, then the final SELECT of the edges.
+
+    Between the first and the last step everything is a fixed-width integer (a view's
+    position in ``views``, 64-bit hashes of keys, accounts and items), so windows, joins and
+    aggregations never move strings; the last step maps the few edges that pass back to
+    account and item ids."""
+    views_sql = " UNION ALL ".join(
+        f"(SELECT {code}::UTINYINT AS view, * EXCLUDE (view) FROM ({_VIEW_SQL[v]}))"
+        for code, v in enumerate(views, start=1)
     )
-    SELECT view, source, target, count(*) AS weight, CAST(avg(rarity) AS DOUBLE) AS rarity,
-        CAST(sum(rarity) AS DOUBLE) AS score, median(lag) AS median_lag,
-        to_timestamp(min(first_t)) AS first_seen, to_timestamp(max(last_t)) AS last_seen,
-        list(items ORDER BY first_t, key_id)[1:3] AS examples
-    FROM per_key
-    GROUP BY view, source, target
-    HAVING count(*) >= $min_weight AND avg(rarity) >= $min_rarity
-    ORDER BY view, source, target
-    """
+    names = "[" + ", ".join(f"'{v}'" for v in views) + "]"
+    return [
+        # one row per co-action; `key` identifies (view, key) so one column partitions it
+        ("coord_actions", f"""
+            SELECT view, hash(view, key) AS key, hash(account_id) AS account,
+                epoch(published_at) AS t, hash(id) AS item
+            FROM ({views_sql})
+            WHERE key IS NOT NULL AND key <> '' AND account_id IS NOT NULL
+              AND published_at IS NOT NULL"""),
+        # Actions on keys two accounts use, ranked in time on their key, with the number of
+        # actions on the key from this one's time to the window's end (ties included, so it
+        # may reach a little far: the pair join checks the window again). An account's repeat
+        # of its own action within the window is one action, so a meeting counts once.
+        ("coord_ranked", """
+            WITH shared AS (
+                SELECT a.*, ln(v.accounts / k.accounts) AS rarity,
+                    lag(a.t) OVER (PARTITION BY a.key, a.account ORDER BY a.t, a.item) AS previous
+                FROM coord_actions a
+                JOIN (SELECT key, count(DISTINCT account) AS accounts FROM coord_actions
+                      GROUP BY key HAVING count(DISTINCT account) >= 2) k USING (key)
+                JOIN (SELECT view, count(DISTINCT account) AS accounts FROM coord_actions
+                      GROUP BY view) v USING (view)
+            )
+            SELECT view, key, account, t, item, rarity,
+                row_number() OVER (PARTITION BY key ORDER BY t, item, account) AS rn,
+                count(*) OVER (PARTITION BY key ORDER BY t
+                    RANGE BETWEEN CURRENT ROW AND $window FOLLOWING) - 1 AS in_window
+            FROM shared WHERE previous IS NULL OR t - previous > $window"""),
+        # the chance model's inputs, per account and view: all its actions, and the other
+        # actions they reach (as the pair join does: inside the window, at most max_neighbours);
+        # per view, all actions
+        ("coord_account_stats", """
+            WITH acted AS (
+                SELECT view, account, count(*) AS actions FROM coord_actions GROUP BY ALL
+            ),
+            followed AS (
+                SELECT view, account, sum(least(in_window, $max_neighbours)) AS followers
+                FROM coord_ranked GROUP BY ALL
+            )
+            SELECT view, account, actions, coalesce(followers, 0) AS followers,
+                sum(actions) OVER (PARTITION BY view) AS view_actions
+            FROM acted LEFT JOIN followed USING (view, account)"""),
+        # account pairs that met at least min_weight times: the only ones that can be edges
+        ("coord_candidates", f"""
+            WITH {PAIRS_SQL}
+            SELECT view, source, target, count(*) AS weight, avg(rarity) AS rarity,
+                min(first_t) AS first_t, max(last_t) AS last_t
+            FROM pairs GROUP BY view, source, target HAVING count(*) >= $min_weight"""),
+        ("coord_edges", f"""
+            WITH {PAIRS_SQL},
+            tested AS (
+                -- expected chance meetings: each action of one account is followed inside the
+                -- window by others, each the other account's with probability actions/N
+                SELECT c.*, greatest((sa.followers * tb.actions + tb.followers * sa.actions)
+                    / sa.view_actions, 1e-300) AS expected
+                FROM coord_candidates c
+                JOIN coord_account_stats sa ON sa.view = c.view AND sa.account = c.source
+                JOIN coord_account_stats tb ON tb.view = c.view AND tb.account = c.target
+                WHERE c.rarity >= $min_rarity
+            ),
+            significant AS (
+                -- −log10 of the Poisson tail P(X ≥ weight | expected), upper-bounded as
+                -- P(X = w)·(w + 1)/(w + 1 − λ); 0 when the weight is no more than chance gives
+                SELECT *, CASE WHEN expected >= weight + 1 THEN 0.0 ELSE greatest(0.0,
+                    -(weight * ln(expected) - expected - lgamma(weight + 1)
+                      + ln((weight + 1) / (weight + 1 - expected))) / ln(10)) END AS significance
+                FROM tested
+            ),
+            -- an edge below the strong bar still counts when its two accounts both have such
+            -- edges to min_triangles others: chance meetings seldom close triangles, groups do
+            weak AS (
+                SELECT DISTINCT source, target FROM significant
+                WHERE significance >= $min_supported_significance
+            ),
+            ends AS (
+                SELECT source AS account, target AS other FROM weak
+                UNION ALL SELECT target, source FROM weak
+            ),
+            supported AS (
+                SELECT w.source, w.target FROM weak w
+                JOIN ends x ON x.account = w.source JOIN ends y ON y.account = w.target
+                WHERE x.other = y.other
+                GROUP BY w.source, w.target HAVING count(DISTINCT x.other) >= $min_triangles
+            ),
+            edges AS (
+                SELECT * FROM significant e
+                WHERE e.significance >= $min_significance
+                   OR (e.significance >= $min_supported_significance AND EXISTS (
+                        SELECT 1 FROM supported u
+                        WHERE u.source = e.source AND u.target = e.target))
+            ),
+            -- holistic aggregates (median, earliest meetings) only for the edges that pass
+            details AS (
+                SELECT view, source, target, median(last_t - first_t) AS median_lag,
+                    arg_min([source_item, target_item], (first_t, key, pair_order), 3)
+                        AS example_hashes
+                FROM pairs SEMI JOIN edges USING (view, source, target)
+                GROUP BY view, source, target
+            )
+            SELECT e.*, d.median_lag, d.example_hashes
+            FROM edges e JOIN details d USING (view, source, target)"""),
+        ("", f"""
+            WITH examples AS (
+                -- list_sort after a plain list(): far cheaper than an ordered aggregate
+                SELECT view, source, target,
+                    list_transform(list_sort(list((x.i, si.id, ti.id))), lambda e: [e[2], e[3]])
+                        AS examples
+                FROM (SELECT view, source, target, unnest(example_hashes) AS pair,
+                          generate_subscripts(example_hashes, 1) AS i
+                      FROM coord_edges) x
+                JOIN coord_item_names si ON si.item = x.pair[1]
+                JOIN coord_item_names ti ON ti.item = x.pair[2]
+                GROUP BY view, source, target
+            ),
+            named AS (
+                SELECT e.*, x.examples, sn.account_id AS source_id, tn.account_id AS target_id
+                FROM coord_edges e JOIN examples x USING (view, source, target)
+                JOIN coord_account_names sn ON sn.account = e.source
+                JOIN coord_account_names tn ON tn.account = e.target
+            )
+            SELECT {names}[view] AS view,
+                least(source_id, target_id) AS source, greatest(source_id, target_id) AS target,
+                weight, rarity, significance AS score, expected, median_lag,
+                to_timestamp(first_t) AS first_seen, to_timestamp(last_t) AS last_seen,
+                CASE WHEN source_id < target_id THEN examples
+                     ELSE list_transform(examples, lambda p: [p[2], p[1]]) END AS examples
+            FROM named
+            ORDER BY view, source, target"""),
+    ]
+
+
+NAME_TABLES = {
+    "coord_account_names": """
+        SELECT DISTINCT hash(account_id) AS account, account_id FROM items
+        WHERE account_id IS NOT NULL""",
+    "coord_item_names": "SELECT DISTINCT hash(id) AS item, id FROM items",
+}
+"""Hash → id lookups for the final step (64-bit hashes: a collision among a few million ids
+is about a one-in-a-million chance)."""
 
 
 def compute_edges(store: Store, params: CoordinationParams) -> pa.Table:
@@ -156,7 +265,30 @@ def compute_edges(store: Store, params: CoordinationParams) -> pa.Table:
         "max_neighbours": params.max_neighbours,
         "min_weight": params.min_weight,
         "min_rarity": params.min_rarity,
+        "min_significance": params.min_significance,
+        "min_supported_significance": params.min_supported_significance,
+        "min_triangles": params.min_triangles,
+        "min_hashtags": params.min_hashtags,
     }
-    if "co-hashtag" in params.views:  # the only view with a parameter; DuckDB refuses extras
-        values["min_hashtags"] = params.min_hashtags
-    return store.arrow(edges_sql(params.views), values)
+    steps = stage_sql(params.views)
+    temporary = [name for name, _ in steps if name] + list(NAME_TABLES)
+    try:
+        for name, sql in steps[:-1]:
+            _materialise(store, name, sql, values)
+        for name, sql in NAME_TABLES.items():
+            _materialise(store, name, sql, values)
+        return store.arrow(steps[-1][1], _used(steps[-1][1], values))
+    finally:
+        for name in temporary:
+            store.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _used(sql: str, values: dict[str, int | float]) -> dict[str, int | float]:
+    """DuckDB refuses named parameters a statement does not use."""
+    return {k: v for k, v in values.items() if f"${k}" in sql}
+
+
+def _materialise(store: Store, name: str, sql: str, values: dict[str, int | float]) -> None:
+    store.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", _used(sql, values)
+    ).fetchall()

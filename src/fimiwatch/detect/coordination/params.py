@@ -21,12 +21,19 @@ class CoordinationParams:
     """Two accounts are linked when they take the same action within this many seconds."""
     min_weight: int = 2
     """Distinct shared actions an account pair needs to form an edge."""
-    max_neighbours: int = 50
+    max_neighbours: int = 20
     """Hot keys: each action pairs with at most this many following actions of the same key
     inside the window, so a viral key costs O(n) pairs, not O(n²)."""
-    min_rarity: float = 4.0
-    """Mean rarity (natural-log inverse account frequency) an edge's shared keys need: keys
-    that thousands of accounts use say little about coordination."""
+    min_rarity: float = 1.0
+    """Mean rarity (natural-log inverse account frequency) an edge's shared keys need: a key
+    that more than 1/e of the view's accounts use says nothing about who coordinates."""
+    min_significance: float = 6.0
+    """−log10 of the chance probability an edge's weight needs (a one-in-a-million
+    coincidence): with a million candidate pairs, about one chance edge gets through."""
+    min_supported_significance: float = 2.0
+    """The bar for an edge whose two accounts both have edges above this bar to
+    ``min_triangles`` other accounts: groups close triangles, chance meetings seldom do."""
+    min_triangles: int = 2
     min_group_size: int = 3
     min_hashtags: int = 2
     """co-hashtag keys are hashtag *sets*; a single popular hashtag is not a shared action."""
