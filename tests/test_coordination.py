@@ -151,6 +151,70 @@ def test_co_hashtag_keys_are_sets_of_at_least_two(store: Store, tmp_path: Path) 
     assert len(edges(store, views=("co-hashtag",), min_hashtags=1)) == 4
 
 
+def _similar_posts(store: Store, tmp_path: Path) -> None:
+    base = [
+        "the", "minister", "secretly", "sold", "our", "ports", "to", "foreign", "agents", "and",
+        "the", "media", "keeps", "silent", "about", "it", "while", "families", "pay", "the",
+        "price",
+    ]  # fmt: skip
+    edits = {  # a word replaced, inserted or dropped: near-duplicates of the base
+        "s1": base,
+        "s2": [*base[:3], "quietly", *base[4:]],
+        "s3": [*base[:10], "really", *base[10:]],
+        "s4": base[:-1],
+    }
+    ingest(store, tmp_path, [
+        *(item(i, f"acct-{i}", n * 5, text=" ".join(words))
+          for n, (i, words) in enumerate(edits.items())),
+        item("u1", "acct-u1", 30, text="the minister opened a new bridge over the river "
+             "today and the media covered it while families watched"),  # shares words only
+        item("u2", "acct-u2", 35, text="so true"),  # too short for co-similar
+        item("u3", "acct-u3", 36, text="so true"),
+    ])  # fmt: skip
+
+
+def test_co_similar_links_near_duplicates_only(store: Store, tmp_path: Path) -> None:
+    _similar_posts(store, tmp_path)
+    params = replace(PERMISSIVE, views=("co-similar",))
+    found = edges(store, params)
+    accounts = {f"acct-s{k}" for k in range(1, 5)}
+    assert {(s, t) for _, s, t, _ in found} == {(a, b) for a in accounts for b in accounts if a < b}
+    # a stricter threshold drops the pairs whose bigram Jaccard falls below it
+    strict = {(s, t) for _, s, t, _ in edges(store, replace(params, similar_threshold=0.95))}
+    assert strict < {(s, t) for _, s, t, _ in found}
+
+
+def test_co_similar_threshold_is_exact_jaccard(store: Store, tmp_path: Path) -> None:
+    from fimiwatch.detect.coordination.edges import TEXT_KEY_SQL
+    from fimiwatch.detect.coordination.similar import similar_keys
+
+    words = [f"w{i}" for i in range(21)]  # 20 bigrams
+    ingest(store, tmp_path, [
+        item("a", "acct-a", 0, text=" ".join(words)),
+        item("b", "acct-b", 1, text=" ".join([*words[:10], "x", *words[11:]])),
+    ])  # fmt: skip
+    jaccard = 18 / 22  # one word replaced: 2 of 20 bigrams differ on each side
+    at = replace(CoordinationParams(), similar_bands=40, similar_rows=1)  # always a candidate
+    keys_at = similar_keys(store, replace(at, similar_threshold=jaccard), TEXT_KEY_SQL)
+    assert sorted(keys_at["item"].to_pylist()) == ["a", "b"]
+    above = similar_keys(store, replace(at, similar_threshold=jaccard + 1e-9), TEXT_KEY_SQL)
+    assert above.num_rows == 0
+
+
+def test_co_similar_hot_bucket_is_linear(store: Store, tmp_path: Path) -> None:
+    """5,000 copies of one slogan: one cluster, compared post by post with its first post."""
+    slogan = "wake up europe the truth about the ports deal they hide from you"
+    ingest(store, tmp_path, [item(f"h{i}", f"acct-{i:04d}", i, text=slogan)
+                             for i in range(5000)])  # fmt: skip
+    from fimiwatch.detect.coordination.edges import TEXT_KEY_SQL
+    from fimiwatch.detect.coordination.similar import similar_keys
+
+    started = time.perf_counter()
+    keys = similar_keys(store, CoordinationParams(), TEXT_KEY_SQL)
+    assert time.perf_counter() - started < 20
+    assert keys.num_rows == 5000 and len(set(keys["key"].to_pylist())) == 1
+
+
 # --- the window ---------------------------------------------------------------------------
 
 
@@ -250,8 +314,9 @@ def test_significance_separates_busy_crowds_from_planted_pairs(
     ]  # fmt: skip
     ingest(store, tmp_path, records)
     params = replace(CoordinationParams(), min_rarity=0.0)
-    every = compute_edges(store, replace(params, min_significance=0.0,
-                                         min_supported_significance=0.0)).to_pylist()
+    every = compute_edges(
+        store, replace(params, min_significance=0.0, min_supported_significance=0.0)
+    ).to_pylist()
     chance = [r for r in every if r["source"].startswith("busy")]
     assert max(r["weight"] for r in chance) >= 4  # the crowd meets often by chance...
     assert max(r["score"] for r in chance) < params.min_significance
@@ -276,8 +341,10 @@ def test_weak_edges_need_triangles(store: Store, tmp_path: Path) -> None:
     records += [item(f"o{i}", f"organic-{i}", 100_000 + i * 97) for i in range(300)]
     ingest(store, tmp_path, records)
     params = replace(CoordinationParams(), min_significance=50.0)  # nothing is strong
-    scores = {(r["source"], r["target"]): r["score"] for r in
-              compute_edges(store, replace(params, min_supported_significance=0.0)).to_pylist()}
+    scores = {
+        (r["source"], r["target"]): r["score"]
+        for r in compute_edges(store, replace(params, min_supported_significance=0.0)).to_pylist()
+    }
     assert all(params.min_supported_significance <= s < 50 for s in scores.values())
     kept = {(r["source"], r["target"]) for r in compute_edges(store, params).to_pylist()}
     assert kept == {pair for pair in scores if pair[0].startswith("group")}
@@ -347,7 +414,9 @@ def test_single_account_store(store: Store, tmp_path: Path) -> None:
 
 def test_parameters_are_validated() -> None:
     with pytest.raises(ValueError, match="unknown coordination view"):
-        CoordinationDetector(views=("co-post", "co-similar"))
+        CoordinationDetector(views=("co-post", "co-bogus"))
+    with pytest.raises(ValueError, match="similar_threshold"):
+        CoordinationDetector(similar_threshold=0)
     with pytest.raises(ValueError, match="window_seconds"):
         CoordinationDetector(window_seconds=0)
     with pytest.raises(ValueError, match="unknown parameter"):
@@ -519,7 +588,6 @@ def test_network_export(tmp_path: Path) -> None:
     for args, message in (
         (("--out", "net.txt"), ".gexf"),
         (("--types", "co-post,co-bogus", "--out", "x.csv"), "co-bogus"),
-        (("--types", "co-similar", "--out", "x.csv"), "co-similar"),
         (("--window", "0", "--out", "x.csv"), "window_seconds"),
     ):
         result = fimiwatch("network", *args, cwd=tmp_path)

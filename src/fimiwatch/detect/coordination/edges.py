@@ -16,6 +16,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from fimiwatch.detect.coordination.params import TRACKING_PARAMETERS, CoordinationParams
+from fimiwatch.detect.coordination.similar import similar_keys
 from fimiwatch.store import Store
 
 _TRACKING = "|".join(
@@ -49,6 +50,9 @@ _VIEW_SQL = {
         -- unnest: a barrier, so the key filter reuses the value rather than recomputing it
         SELECT 'co-post' AS view, unnest([{TEXT_KEY_SQL}]) AS key, account_id, published_at, id
         FROM items WHERE repost_of IS NULL AND text IS NOT NULL""",
+    "co-similar": """
+        SELECT 'co-similar' AS view, s.key, i.account_id, i.published_at, i.id
+        FROM items i JOIN coord_similar_keys s ON s.item = i.id""",
     "co-link": f"""
         SELECT 'co-link' AS view,
             lower(regexp_extract(k, '{_ORIGIN}'))
@@ -119,17 +123,22 @@ def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
     names = "[" + ", ".join(f"'{v}'" for v in views) + "]"
     return [
         # one row per co-action; `key` identifies (view, key) so one column partitions it
-        ("coord_actions", f"""
+        (
+            "coord_actions",
+            f"""
             SELECT view, hash(view, key) AS key, hash(account_id) AS account,
                 epoch(published_at) AS t, hash(id) AS item
             FROM ({views_sql})
             WHERE key IS NOT NULL AND key <> '' AND account_id IS NOT NULL
-              AND published_at IS NOT NULL"""),
+              AND published_at IS NOT NULL""",
+        ),
         # Actions on keys two accounts use, ranked in time on their key, with the number of
         # actions on the key from this one's time to the window's end (ties included, so it
         # may reach a little far: the pair join checks the window again). An account's repeat
         # of its own action within the window is one action, so a meeting counts once.
-        ("coord_ranked", """
+        (
+            "coord_ranked",
+            """
             WITH shared AS (
                 SELECT a.*, ln(v.accounts / k.accounts) AS rarity,
                     lag(a.t) OVER (PARTITION BY a.key, a.account ORDER BY a.t, a.item) AS previous
@@ -143,11 +152,14 @@ def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
                 row_number() OVER (PARTITION BY key ORDER BY t, item, account) AS rn,
                 count(*) OVER (PARTITION BY key ORDER BY t
                     RANGE BETWEEN CURRENT ROW AND $window FOLLOWING) - 1 AS in_window
-            FROM shared WHERE previous IS NULL OR t - previous > $window"""),
+            FROM shared WHERE previous IS NULL OR t - previous > $window""",
+        ),
         # the chance model's inputs, per account and view: all its actions, and the other
         # actions they reach (as the pair join does: inside the window, at most max_neighbours);
         # per view, all actions
-        ("coord_account_stats", """
+        (
+            "coord_account_stats",
+            """
             WITH acted AS (
                 SELECT view, account, count(*) AS actions FROM coord_actions GROUP BY ALL
             ),
@@ -157,14 +169,20 @@ def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
             )
             SELECT view, account, actions, coalesce(followers, 0) AS followers,
                 sum(actions) OVER (PARTITION BY view) AS view_actions
-            FROM acted LEFT JOIN followed USING (view, account)"""),
+            FROM acted LEFT JOIN followed USING (view, account)""",
+        ),
         # account pairs that met at least min_weight times: the only ones that can be edges
-        ("coord_candidates", f"""
+        (
+            "coord_candidates",
+            f"""
             WITH {PAIRS_SQL}
             SELECT view, source, target, count(*) AS weight, avg(rarity) AS rarity,
                 min(first_t) AS first_t, max(last_t) AS last_t
-            FROM pairs GROUP BY view, source, target HAVING count(*) >= $min_weight"""),
-        ("coord_edges", f"""
+            FROM pairs GROUP BY view, source, target HAVING count(*) >= $min_weight""",
+        ),
+        (
+            "coord_edges",
+            f"""
             WITH {PAIRS_SQL},
             tested AS (
                 -- expected chance meetings: each action of one account is followed inside the
@@ -216,8 +234,11 @@ def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
                 GROUP BY view, source, target
             )
             SELECT e.*, d.median_lag, d.example_hashes
-            FROM edges e JOIN details d USING (view, source, target)"""),
-        ("", f"""
+            FROM edges e JOIN details d USING (view, source, target)""",
+        ),
+        (
+            "",
+            f"""
             WITH examples AS (
                 -- list_sort after a plain list(): far cheaper than an ordered aggregate
                 SELECT view, source, target,
@@ -243,7 +264,8 @@ def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
                 CASE WHEN source_id < target_id THEN examples
                      ELSE list_transform(examples, lambda p: [p[2], p[1]]) END AS examples
             FROM named
-            ORDER BY view, source, target"""),
+            ORDER BY view, source, target""",
+        ),
     ]
 
 
@@ -272,6 +294,11 @@ def compute_edges(store: Store, params: CoordinationParams) -> pa.Table:
     }
     steps = stage_sql(params.views)
     temporary = [name for name, _ in steps if name] + list(NAME_TABLES)
+    if "co-similar" in params.views:
+        store.con.register("coord_similar_arrow", similar_keys(store, params, TEXT_KEY_SQL))
+        temporary.append("coord_similar_keys")
+        _materialise(store, "coord_similar_keys", "SELECT * FROM coord_similar_arrow", {})
+        store.con.unregister("coord_similar_arrow")
     try:
         for name, sql in steps[:-1]:
             _materialise(store, name, sql, values)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VIEWS: tuple[str, ...] = ("co-post", "co-link", "co-repost", "co-reply", "co-hashtag")
-"""Exact co-action views; each gives every post at most a few keys."""
+VIEWS: tuple[str, ...] = (
+    "co-post", "co-similar", "co-link", "co-repost", "co-reply", "co-hashtag",
+)  # fmt: skip
+"""Co-action views; each gives every post at most a few keys (co-similar: its near-duplicate
+cluster)."""
 
 TRACKING_PARAMETERS = (
     "utm_", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
@@ -34,6 +37,17 @@ class CoordinationParams:
     """The bar for an edge whose two accounts both have edges above this bar to
     ``min_triangles`` other accounts: groups close triangles, chance meetings seldom do."""
     min_triangles: int = 2
+    similar_threshold: float = 0.5
+    """co-similar: word-bigram Jaccard two posts need to count as near-duplicates (a word or
+    two changed in a 20-word post keeps it above 0.6)."""
+    similar_min_words: int = 6
+    """co-similar: shorter posts ("so true", "lol") are left to co-post."""
+    similar_bands: int = 10
+    similar_rows: int = 4
+    """MinHash LSH: posts become candidates when all ``similar_rows`` minima of one of
+    ``similar_bands`` bands agree: a pair at Jaccard 0.6 is a candidate with probability
+    1 − (1 − 0.6⁴)¹⁰ ≈ 0.76 per post pair, and a group posting several times is found far more
+    surely; at Jaccard 0.2, 0.016."""
     min_group_size: int = 3
     min_hashtags: int = 2
     """co-hashtag keys are hashtag *sets*; a single popular hashtag is not a shared action."""
@@ -47,5 +61,9 @@ class CoordinationParams:
             raise ValueError(f"unknown coordination view(s): {', '.join(sorted(unknown))}")
         if self.window_seconds <= 0:
             raise ValueError("window_seconds must be positive")
+        if not 0 < self.similar_threshold <= 1 or self.similar_min_words < 2:
+            raise ValueError("similar_threshold must be in (0, 1], similar_min_words ≥ 2")
+        if self.similar_bands < 1 or self.similar_rows < 1:
+            raise ValueError("similar_bands and similar_rows must be ≥ 1")
         if self.min_weight < 1 or self.max_neighbours < 1 or self.min_group_size < 2:
             raise ValueError("min_weight and max_neighbours must be ≥ 1, min_group_size ≥ 2")
