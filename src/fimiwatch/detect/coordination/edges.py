@@ -181,10 +181,9 @@ def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
             FROM pairs GROUP BY view, source, target HAVING count(*) >= $min_weight""",
         ),
         (
-            "coord_edges",
-            f"""
-            WITH {PAIRS_SQL},
-            tested AS (
+            "coord_tested",
+            """
+            WITH tested AS (
                 -- expected chance meetings: each action of one account is followed inside the
                 -- window by others, each the other account's with probability actions/N
                 SELECT c.*, greatest((sa.followers * tb.actions + tb.followers * sa.actions)
@@ -193,44 +192,64 @@ def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
                 JOIN coord_account_stats sa ON sa.view = c.view AND sa.account = c.source
                 JOIN coord_account_stats tb ON tb.view = c.view AND tb.account = c.target
                 WHERE c.rarity >= $min_rarity
-            ),
-            significant AS (
-                -- −log10 of the Poisson tail P(X ≥ weight | expected), upper-bounded as
-                -- P(X = w)·(w + 1)/(w + 1 − λ); 0 when the weight is no more than chance gives
-                SELECT *, CASE WHEN expected >= weight + 1 THEN 0.0 ELSE greatest(0.0,
-                    -(weight * ln(expected) - expected - lgamma(weight + 1)
-                      + ln((weight + 1) / (weight + 1 - expected))) / ln(10)) END AS significance
-                FROM tested
-            ),
+            )
+            -- −log10 of the Poisson tail P(X ≥ weight | expected), upper-bounded as
+            -- P(X = w)·(w + 1)/(w + 1 − λ); 0 when the weight is no more than chance gives
+            SELECT *, CASE WHEN expected >= weight + 1 THEN 0.0 ELSE greatest(0.0,
+                -(weight * ln(expected) - expected - lgamma(weight + 1)
+                  + ln((weight + 1) / (weight + 1 - expected))) / ln(10)) END AS significance
+            FROM tested WHERE significance >= $min_supported_significance""",
+        ),
+        (
+            "coord_supported",
+            """
             -- an edge below the strong bar still counts when its two accounts both have such
             -- edges to min_triangles others: chance meetings seldom close triangles, groups do
-            weak AS (
-                SELECT DISTINCT source, target FROM significant
-                WHERE significance >= $min_supported_significance
-            ),
-            ends AS (
-                SELECT source AS account, target AS other FROM weak
-                UNION ALL SELECT target, source FROM weak
-            ),
-            supported AS (
-                SELECT w.source, w.target FROM weak w
-                JOIN ends x ON x.account = w.source JOIN ends y ON y.account = w.target
-                WHERE x.other = y.other
-                GROUP BY w.source, w.target HAVING count(DISTINCT x.other) >= $min_triangles
-            ),
+            WITH ends AS (
+                SELECT DISTINCT source AS account, target AS other FROM coord_tested
+                UNION SELECT DISTINCT target, source FROM coord_tested
+            )
+            SELECT w.source, w.target
+            FROM (SELECT DISTINCT source, target FROM coord_tested
+                  WHERE significance < $min_significance) w
+            JOIN ends x ON x.account = w.source
+            JOIN ends y ON y.account = w.target AND y.other = x.other
+            GROUP BY w.source, w.target HAVING count(*) >= $min_triangles""",
+        ),
+        (
+            "coord_edges",
+            f"""
+            WITH {PAIRS_SQL},
             edges AS (
-                SELECT * FROM significant e
+                SELECT * FROM coord_tested e
                 WHERE e.significance >= $min_significance
-                   OR (e.significance >= $min_supported_significance AND EXISTS (
-                        SELECT 1 FROM supported u
-                        WHERE u.source = e.source AND u.target = e.target))
+                   OR EXISTS (SELECT 1 FROM coord_supported u
+                              WHERE u.source = e.source AND u.target = e.target)
             ),
-            -- holistic aggregates (median, earliest meetings) only for the edges that pass
-            details AS (
-                SELECT view, source, target, median(last_t - first_t) AS median_lag,
-                    arg_min([source_item, target_item], (first_t, key, pair_order), 3)
-                        AS example_hashes
+            -- median lag and earliest meetings only for the edges that pass, through windows
+            -- (sorts, which spill to disk) rather than holistic aggregates (which do not)
+            met AS (
+                SELECT view, source, target, key, pair_order, first_t,
+                    last_t - first_t AS lag, source_item, target_item
                 FROM pairs SEMI JOIN edges USING (view, source, target)
+            ),
+            ranked AS (
+                SELECT *,
+                    row_number() OVER (PARTITION BY view, source, target
+                                       ORDER BY first_t, key, pair_order) AS nth,
+                    row_number() OVER (PARTITION BY view, source, target
+                                       ORDER BY lag, first_t, key, pair_order) AS by_lag,
+                    count(*) OVER (PARTITION BY view, source, target) AS meetings
+                FROM met
+            ),
+            details AS (
+                SELECT view, source, target,
+                    avg(lag) FILTER (WHERE by_lag IN ((meetings + 1) // 2, (meetings + 2) // 2))
+                        AS median_lag,
+                    list(struct_pack(nth, source_item, target_item))
+                        FILTER (WHERE nth <= 3)
+                        AS example_hashes
+                FROM ranked WHERE nth <= 3 OR by_lag IN ((meetings + 1) // 2, (meetings + 2) // 2)
                 GROUP BY view, source, target
             )
             SELECT e.*, d.median_lag, d.example_hashes
@@ -242,13 +261,12 @@ def stage_sql(views: tuple[str, ...]) -> list[tuple[str, str]]:
             WITH examples AS (
                 -- list_sort after a plain list(): far cheaper than an ordered aggregate
                 SELECT view, source, target,
-                    list_transform(list_sort(list((x.i, si.id, ti.id))), lambda e: [e[2], e[3]])
+                    list_transform(list_sort(list((x.nth, si.id, ti.id))), lambda e: [e[2], e[3]])
                         AS examples
-                FROM (SELECT view, source, target, unnest(example_hashes) AS pair,
-                          generate_subscripts(example_hashes, 1) AS i
+                FROM (SELECT view, source, target, unnest(example_hashes, recursive := true)
                       FROM coord_edges) x
-                JOIN coord_item_names si ON si.item = x.pair[1]
-                JOIN coord_item_names ti ON ti.item = x.pair[2]
+                JOIN coord_item_names si ON si.item = x.source_item
+                JOIN coord_item_names ti ON ti.item = x.target_item
                 GROUP BY view, source, target
             ),
             named AS (

@@ -11,6 +11,7 @@ by its first post) is the post's co-similar key.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import igraph
@@ -26,35 +27,38 @@ _BIGRAM = np.uint64(0x9E3779B97F4A7C15)
 
 def _words_sql(text_key_sql: str) -> str:
     return f"""
-        SELECT id, list_transform(string_split({text_key_sql}, ' '), lambda w: hash(w)) AS words
-        FROM items WHERE repost_of IS NULL AND text IS NOT NULL
+        SELECT id, words FROM (
+            -- unnest: a barrier, so the length filter does not compute the words again
+            SELECT id, unnest([list_transform(string_split({text_key_sql}, ' '),
+                                              lambda w: hash(w))]) AS words
+            FROM items WHERE repost_of IS NULL AND text IS NOT NULL
+        ) WHERE len(words) >= $min_words
         ORDER BY hash(id), id
     """
 
 
 def similar_keys(store: Store, params: CoordinationParams, text_key_sql: str) -> pa.Table:
     """(item, key) for every post with a near-duplicate; ``key`` names its cluster."""
-    posts = store.arrow(_words_sql(text_key_sql))
-    words = posts["words"].combine_chunks()
-    lengths = np.diff(words.offsets.to_numpy())
-    long_enough = np.flatnonzero(lengths >= params.similar_min_words)
+    posts = store.arrow(_words_sql(text_key_sql), {"min_words": params.similar_min_words})
     empty = pa.table({"item": pa.array([], pa.string()), "key": pa.array([], pa.string())})
-    if len(long_enough) < 2:
+    if posts.num_rows < 2:
         return empty
-    words = words.take(pa.array(long_enough))
-    ids = posts["id"].take(pa.array(long_enough))
-    shingles, offsets = _bigrams(words)
+    ids = posts["id"]
+    shingles, offsets = _bigrams(posts["words"].combine_chunks())
+    del posts  # the word lists are no longer needed; the bigrams are
     signatures = _minhash(shingles, offsets, params.similar_bands * params.similar_rows,
                           params.seed)  # fmt: skip
     candidates = _band_candidates(signatures, params.similar_bands, params.similar_rows)
+    del signatures
     kept = candidates[_jaccard(shingles, offsets, candidates) >= params.similar_threshold]
     if len(kept) == 0:
         return empty
+    count = len(offsets) - 1
     membership = np.asarray(
-        igraph.Graph(n=len(long_enough), edges=kept.tolist()).connected_components().membership
+        igraph.Graph(n=count, edges=kept.tolist()).connected_components().membership
     )
     members = np.unique(kept)
-    first = np.full(membership.max() + 1, len(long_enough), dtype=np.int64)
+    first = np.full(membership.max() + 1, count, dtype=np.int64)
     np.minimum.at(first, membership[members], members)  # posts are in a fixed order
     return pa.table({
         "item": ids.take(pa.array(members)),
@@ -82,15 +86,15 @@ def _minhash(values: np.ndarray, offsets: np.ndarray, count: int, seed: int) -> 
     a = rng.integers(0, 1 << 62, size=count, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     b = rng.integers(0, 1 << 62, size=count, dtype=np.uint64)
     starts = offsets[:-1]
-    out = np.empty((count, len(starts)), dtype=np.uint64)
+    out = np.empty((count, len(starts)), dtype=np.uint32)
 
     def one(k: int) -> None:  # NumPy releases the GIL: hash functions run on every core
         hashed = np.multiply(values, a[k])
         np.add(hashed, b[k], out=hashed)
         np.right_shift(hashed, np.uint64(32), out=hashed)
-        out[k] = np.minimum.reduceat(hashed, starts)
+        out[k] = np.minimum.reduceat(hashed, starts)  # < 2³² after the shift
 
-    with ThreadPoolExecutor() as pool:
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # one buffer each
         list(pool.map(one, range(count)))
     return out
 
