@@ -239,6 +239,39 @@ def test_window_slides_across_minute_boundaries(store: Store, tmp_path: Path) ->
     assert edges(store, window_seconds=60) == [("co-post", "alice", "bruno", 1)]
 
 
+def test_window_is_estimated_from_fast_repeats(store: Store, tmp_path: Path) -> None:
+    """Organic shares of ten links are minutes apart; bursts of copies come half a second
+    apart. The fastest tenth of the gaps (rounded up to a second) sets the window, and the
+    bursts' accounts are linked in it."""
+    from fimiwatch.detect.coordination.edges import resolve_params
+
+    rng = random.Random(5)
+    records = [
+        item(f"o{k}-{i}", f"organic-{rng.randrange(200)}", k * 100_000 + i * rng.uniform(300, 900),
+             links=[f"https://news.example/{k}"])
+        for k in range(10) for i in range(20)
+    ]  # fmt: skip
+    for e in range(5):
+        records += [item(f"b{e}-{k}", f"burst-{k:02d}", 5_000_000 + e * 9000 + k * 0.5,
+                         text=f"the same slogan {e}") for k in range(12)]  # fmt: skip
+    ingest(store, tmp_path, records)
+    params = replace(CoordinationParams(), estimate_window=True)
+    resolved = resolve_params(store, params)
+    assert resolved.window_seconds == 1 and not resolved.estimate_window
+    pairs = {(r["source"], r["target"]) for r in compute_edges(store, params).to_pylist()}
+    assert pairs and all(s.startswith("burst") and t.startswith("burst") for s, t in pairs)
+    finding = CoordinationDetector(estimate_window=True).run(store)[0]
+    assert finding.evidence["window_seconds"] == 1 and "within 1 s" in finding.summary
+
+
+def test_window_estimate_without_shared_keys_keeps_the_window(store: Store, tmp_path: Path) -> None:
+    from fimiwatch.detect.coordination.edges import resolve_params
+
+    ingest(store, tmp_path, [item(f"u{i}", f"acct-{i}", i) for i in range(5)])
+    params = replace(CoordinationParams(), estimate_window=True, window_seconds=77)
+    assert resolve_params(store, params).window_seconds == 77
+
+
 # --- weight and rarity --------------------------------------------------------------------
 
 
@@ -580,6 +613,9 @@ def test_network_export(tmp_path: Path) -> None:
     result = fimiwatch("network", "--types", "co-post", "--window", "3", "--out", "w.csv",
                        "--min-significance", "0", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
+    result = fimiwatch("network", "--window", "auto", "--out", "auto.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "window estimated from the data" in result.stdout + result.stderr
     with (tmp_path / "w.csv").open(newline="") as handle:  # troll-k and troll-k+2: 6 s apart
         assert {(r["source"], r["target"]) for r in csv.DictReader(handle)} == {
             ("troll-0", "troll-1"), ("troll-1", "troll-2"), ("troll-2", "troll-3"),
@@ -589,6 +625,7 @@ def test_network_export(tmp_path: Path) -> None:
         (("--out", "net.txt"), ".gexf"),
         (("--types", "co-post,co-bogus", "--out", "x.csv"), "co-bogus"),
         (("--window", "0", "--out", "x.csv"), "window_seconds"),
+        (("--window", "soon", "--out", "x.csv"), "--window"),
     ):
         result = fimiwatch("network", *args, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stdout, result.stderr)

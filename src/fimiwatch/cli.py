@@ -314,7 +314,11 @@ def network(
         typer.Option(help="Comma-separated views (default: all): " + ", ".join(VIEWS) + "."),
     ] = None,
     window: Annotated[
-        int | None, typer.Option(help="Seconds within which shared actions link accounts.")
+        str | None,
+        typer.Option(
+            help="Seconds within which shared actions link accounts, or 'auto' to estimate "
+            "it from the data (the fastest tenth of repeat actions on shared keys)."
+        ),
     ] = None,
     min_significance: Annotated[
         float | None,
@@ -325,14 +329,19 @@ def network(
     ] = None,
 ) -> None:
     """Write the account network behind coordination findings, with per-edge evidence."""
-    from fimiwatch.detect.coordination.edges import compute_edges
+    from fimiwatch.detect.coordination.edges import compute_edges, resolve_params
     from fimiwatch.detect.coordination.export import write_network
 
     overrides: dict[str, Any] = {}
     if types:
         overrides["views"] = tuple(t.strip() for t in types.split(",") if t.strip())
-    if window is not None:
-        overrides["window_seconds"] = window
+    if window == "auto":
+        overrides["estimate_window"] = True
+    elif window is not None:
+        try:
+            overrides["window_seconds"] = int(window)
+        except ValueError:
+            raise BadInput(f"--window: expected seconds or 'auto', got {window!r}") from None
     defaults = CoordinationParams()
     if min_significance is not None:
         overrides["min_significance"] = min_significance
@@ -342,10 +351,13 @@ def network(
     params = replace(defaults, **overrides)
     with _store(ctx) as store:
         try:
-            edges = compute_edges(store, params)
+            resolved = resolve_params(store, params)
+            edges = compute_edges(store, resolved)
             written = write_network(edges, out)
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
+    if params.estimate_window:
+        console.print(f"window estimated from the data: {resolved.window_seconds} s")
     console.print(f"{written} edges between {_accounts(edges)} accounts → {out}")
 
 

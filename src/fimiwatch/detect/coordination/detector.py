@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from fimiwatch.detect.base import Detector
-from fimiwatch.detect.coordination.edges import TEXT_KEY_SQL, compute_edges
+from fimiwatch.detect.coordination.edges import TEXT_KEY_SQL, compute_edges, resolve_params
 from fimiwatch.detect.coordination.groups import Group, find_groups
 from fimiwatch.detect.coordination.params import CoordinationParams
 from fimiwatch.findings import Finding, finding_id, severity_for
@@ -34,15 +34,21 @@ class CoordinationDetector(Detector):
         self.params.validate()
 
     def run(self, store: Store) -> list[Finding]:
-        edges = compute_edges(store, self.params)
-        groups = find_groups(
-            edges, self.params.min_group_size, self.params.resolution, self.params.seed
-        )
+        params = resolve_params(store, self.params)
+        edges = compute_edges(store, params)
+        groups = find_groups(edges, params.min_group_size, params.resolution, params.seed)
         disarm, attack = techniques_for(self.finding_type)
-        return [self._finding(store, group, disarm, attack) for group in groups]
+        return [
+            self._finding(store, group, params.window_seconds, disarm, attack) for group in groups
+        ]
 
     def _finding(
-        self, store: Store, group: Group, disarm: tuple[str, ...], attack: tuple[str, ...]
+        self,
+        store: Store,
+        group: Group,
+        window: int,
+        disarm: tuple[str, ...],
+        attack: tuple[str, ...],
     ) -> Finding:
         edges = group.edges.sort_by([("score", "descending"), ("source", "ascending")])
         rows = edges.to_pylist()
@@ -56,7 +62,7 @@ class CoordinationDetector(Detector):
         density = 2 * len({(r["source"], r["target"]) for r in rows}) / (size * (size - 1))
         summary = (
             f"{size} accounts took {sum(r['weight'] for r in rows)} shared actions "
-            f"({', '.join(views)}) within {self.params.window_seconds} s of each other; "
+            f"({', '.join(views)}) within {window} s of each other; "
             f"median lag {synchrony:.0f} s, {uniformity:.0%} of their posts repeat another's text."
         )
         return Finding(
@@ -74,7 +80,7 @@ class CoordinationDetector(Detector):
             attack=attack,
             evidence={
                 "network_types": views,
-                "window_seconds": self.params.window_seconds,
+                "window_seconds": window,
                 "size": size,
                 "density": round(density, 4),
                 "synchrony_seconds": synchrony,

@@ -22,6 +22,10 @@ class CoordinationParams:
     views: tuple[str, ...] = VIEWS
     window_seconds: int = 60
     """Two accounts are linked when they take the same action within this many seconds."""
+    estimate_window: bool = False
+    """Estimate the window from the data instead (see ``window.py``): the gap below which the
+    fastest ``window_quantile`` of repeat actions on shared keys fall."""
+    window_quantile: float = 0.1
     min_weight: int = 2
     """Distinct shared actions an account pair needs to form an edge."""
     max_neighbours: int = 20
@@ -61,6 +65,8 @@ class CoordinationParams:
             raise ValueError(f"unknown coordination view(s): {', '.join(sorted(unknown))}")
         if self.window_seconds <= 0:
             raise ValueError("window_seconds must be positive")
+        if not 0 < self.window_quantile < 1:
+            raise ValueError("window_quantile must be between 0 and 1")
         if not 0 < self.similar_threshold <= 1 or self.similar_min_words < 2:
             raise ValueError("similar_threshold must be in (0, 1], similar_min_words ≥ 2")
         if self.similar_bands < 1 or self.similar_rows < 1:
