@@ -17,22 +17,23 @@ from fimiwatch.detect.coordination.similar import similar_keys
 from fimiwatch.detect.coordination.window import resolve_window
 from fimiwatch.store import Store
 
-_TRACKING = "|".join(
+TRACKING_PATTERN = "|".join(
     p.replace("_", "\\_") + ("[^=&]*" if p.endswith("_") else "") for p in TRACKING_PARAMETERS
 )
 
-URL_KEY_SQL = rf"""
+URL_KEY_TEMPLATE = rf"""
     regexp_replace(regexp_replace(regexp_replace(regexp_replace(
         regexp_replace(trim(u), '#.*$', ''),
-        '([?&])({_TRACKING})=[^&]*', '\1', 'g'),
-        '([?&])&+', '\1', 'g'),
+        '([?&])({TRACKING_PATTERN})=[^&]*', '{{one}}'{{every}}),
+        '([?&])&+', '{{one}}'{{every}}),
         '[?&]+$', ''),
-    '^([^?]*?)/+(\?.*)?$', '\1\2')
+    '^([^?]*?)/+(\?.*)?$', '{{one}}{{two}}')
 """
+URL_KEY_SQL = URL_KEY_TEMPLATE.format(one=r"\1", two=r"\2", every=", 'g'")
 """URL normalisation: fragment and tracking parameters dropped (the separators they leave
 collapsed), trailing slashes of the path removed; the scheme and host are lower-cased below."""
 
-_ORIGIN = "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*"
+ORIGIN_PATTERN = "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*"
 """Scheme and host. Lower-cased by concatenation, never as a regexp replacement string: a
 hostile host such as ``a\\9b`` would otherwise be read as a back-reference and fail the query."""
 
@@ -53,8 +54,8 @@ _VIEW_SQL = {
         FROM items i JOIN coord_similar_keys s ON s.item = i.id""",
     "co-link": f"""
         SELECT 'co-link' AS view,
-            lower(regexp_extract(k, '{_ORIGIN}'))
-                || substr(k, length(regexp_extract(k, '{_ORIGIN}')) + 1) AS key,
+            lower(regexp_extract(k, '{ORIGIN_PATTERN}'))
+                || substr(k, length(regexp_extract(k, '{ORIGIN_PATTERN}')) + 1) AS key,
             account_id, published_at, id
         FROM (
             SELECT *, {URL_KEY_SQL} AS k FROM (

@@ -77,7 +77,7 @@ def plan_values(params: CoordinationParams) -> dict[str, int | float]:
 
 def render(sql: str, values: dict[str, int | float]) -> str:
     """``sql`` with each ``$name`` replaced by its (validated, numeric) value."""
-    return re.sub(r"\$(\w+)", lambda m: repr(values[m.group(1)]), sql)
+    return re.sub(r"\$([a-z_]+)", lambda m: repr(values[m.group(1)]), sql)
 
 
 def pairs_sql(dialect: Dialect) -> str:
