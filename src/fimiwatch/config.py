@@ -56,7 +56,7 @@ class Settings:
     db: Path = Path("fimiwatch.duckdb")
     quarantine: Path | None = None
     languages: tuple[str, ...] = DEFAULT_LANGUAGES
-    duckdb_memory_limit: str = "1GB"
+    duckdb_memory_limit: str = "768MB"
     duckdb_threads: int | None = None
     ingest: IngestSettings = field(default_factory=IngestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
