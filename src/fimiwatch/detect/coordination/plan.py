@@ -20,8 +20,9 @@ Steps:
    the actions, never every pair of posts on a viral key.
 4. ``coord_tested``: expected chance meetings and the significance of the observed ones.
 5. ``coord_supported``: weak edges whose accounts share ``min_triangles`` weak neighbours.
-6. ``coord_edges``: the edges kept, with median lag and the earliest meetings, through window
-   functions (sorts, which spill to disk) rather than holistic aggregates (which do not).
+6. ``coord_edges``: the edges kept, with median lag and the earliest meetings (the meetings
+   generated again among the kept edges' accounts only), through window functions (sorts,
+   which spill to disk) rather than holistic aggregates (which do not).
 """
 
 from __future__ import annotations
@@ -80,14 +81,14 @@ def render(sql: str, values: dict[str, int | float]) -> str:
     return re.sub(r"\$([a-z_]+)", lambda m: repr(values[m.group(1)]), sql)
 
 
-def pairs_sql(dialect: Dialect) -> str:
-    """CTEs ``reach`` and ``pairs``: one row per meeting of two accounts on a key;
-    ``pair_order`` orders a key's meetings by time (ties by item)."""
+def pairs_sql(dialect: Dialect, actions: str = "coord_ranked") -> str:
+    """CTEs ``reach`` and ``pairs``: one row per meeting of two accounts on a key, from the
+    ranked ``actions``; ``pair_order`` orders a key's meetings by time (ties by item)."""
     reached = dialect.rows_from_to("rn + 1", "rn + least($max_neighbours, in_window)")
     return f"""
     reach AS (
         SELECT key, rn, account, t, item, {reached} AS next_rn
-        FROM coord_ranked WHERE in_window > 0
+        FROM {actions} WHERE in_window > 0
     ),
     pairs AS (
         SELECT b.view, a.key, b.rarity,
@@ -96,7 +97,7 @@ def pairs_sql(dialect: Dialect) -> str:
             CASE WHEN a.account < b.account THEN a.item ELSE b.item END AS source_item,
             CASE WHEN a.account < b.account THEN b.item ELSE a.item END AS target_item,
             a.rn * ($max_neighbours + 1) + (b.rn - a.rn) AS pair_order
-        FROM reach a JOIN coord_ranked b ON b.key = a.key AND b.rn = a.next_rn
+        FROM reach a JOIN {actions} b ON b.key = a.key AND b.rn = a.next_rn
         WHERE b.t - a.t <= $window AND a.account <> b.account
     )"""
 
@@ -104,6 +105,7 @@ def pairs_sql(dialect: Dialect) -> str:
 def core_steps(dialect: Dialect) -> list[tuple[str, str]]:
     """Steps 1–6 above as (table, SELECT) pairs, in order."""
     pairs = pairs_sql(dialect)
+    kept_pairs = pairs_sql(dialect, actions="involved")
     middle = "floor((meetings + 1) / 2), floor((meetings + 2) / 2)"
     return [
         ("coord_ranked", """
@@ -172,13 +174,18 @@ def core_steps(dialect: Dialect) -> list[tuple[str, str]]:
             JOIN ends y ON y.account = w.target AND y.other = x.other
             GROUP BY w.source, w.target HAVING count(*) >= $min_triangles"""),
         ("coord_edges", f"""
-            WITH {pairs},
-            edges AS (
+            WITH edges AS (
                 SELECT * FROM coord_tested e
                 WHERE e.significance >= $min_significance
                    OR EXISTS (SELECT 1 FROM coord_supported u
                               WHERE u.source = e.source AND u.target = e.target)
             ),
+            -- the meetings again, but only among the accounts of kept edges
+            involved AS (
+                SELECT * FROM coord_ranked
+                WHERE account IN (SELECT source FROM edges UNION SELECT target FROM edges)
+            ),
+            {kept_pairs},
             met AS (
                 SELECT view, source, target, key, pair_order, first_t,
                     last_t - first_t AS lag, source_item, target_item
