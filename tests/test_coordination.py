@@ -28,7 +28,11 @@ from tests.test_cli import fimiwatch
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
 PERMISSIVE = CoordinationParams(
-    min_weight=1, min_rarity=0.0, min_significance=0.0, min_supported_significance=0.0
+    min_weight=1,
+    min_rarity=0.0,
+    min_significance=0.0,
+    family_error=None,
+    min_supported_significance=0.0,
 )
 """Every co-action pair is an edge: for checking the views and the window on small sets."""
 
@@ -315,7 +319,7 @@ def test_rarity_filters_keys_most_accounts_use(store: Store, tmp_path: Path) -> 
         item("y4", "troll-b", 10**6 + 104, text="another fresh slogan"),
     ]
     ingest(store, tmp_path, records)
-    default = replace(CoordinationParams(), min_significance=0.0)
+    default = replace(CoordinationParams(), min_significance=0.0, family_error=None)
     table = compute_edges(store, default).to_pylist()
     assert [(r["source"], r["target"], r["weight"]) for r in table] == [("troll-a", "troll-b", 2)]
     accounts_in_view = crowd + 4
@@ -348,7 +352,8 @@ def test_significance_separates_busy_crowds_from_planted_pairs(
     ingest(store, tmp_path, records)
     params = replace(CoordinationParams(), min_rarity=0.0)
     every = compute_edges(
-        store, replace(params, min_significance=0.0, min_supported_significance=0.0)
+        store,
+        replace(params, min_significance=0.0, family_error=None, min_supported_significance=0.0),
     ).to_pylist()
     chance = [r for r in every if r["source"].startswith("busy")]
     assert max(r["weight"] for r in chance) >= 4  # the crowd meets often by chance...
@@ -358,6 +363,11 @@ def test_significance_separates_busy_crowds_from_planted_pairs(
     assert troll["score"] > params.min_significance
     result = compute_edges(store, params).to_pylist()  # ...but only the trolls are edges
     assert [(r["source"], r["target"]) for r in result] == [("troll-0", "troll-1")]
+    # the strong bar rises with the number of candidate pairs: log10(candidates / family_error)
+    candidates = sum(1 for r in every if r["weight"] >= params.min_weight)
+    above, below = (candidates / 10 ** (troll["score"] + d) for d in (0.01, -0.01))
+    assert compute_edges(store, replace(params, family_error=above)).num_rows == 0
+    assert compute_edges(store, replace(params, family_error=below)).num_rows == 1
 
 
 def test_weak_edges_need_triangles(store: Store, tmp_path: Path) -> None:

@@ -343,8 +343,9 @@ def network(
         except ValueError:
             raise BadInput(f"--window: expected seconds or 'auto', got {window!r}") from None
     defaults = CoordinationParams()
-    if min_significance is not None:
+    if min_significance is not None:  # exactly this bar: no rise for many candidates
         overrides["min_significance"] = min_significance
+        overrides["family_error"] = None
         overrides["min_supported_significance"] = min(
             min_significance, defaults.min_supported_significance
         )

@@ -37,6 +37,9 @@ class CoordinationParams:
     min_significance: float = 6.0
     """−log10 of the chance probability an edge's weight needs (a one-in-a-million
     coincidence): with a million candidate pairs, about one chance edge gets through."""
+    family_error: float | None = 0.1
+    """The strong bar rises to log10(candidate pairs / family_error) when that is higher than
+    ``min_significance``: about this many chance edges in the whole result. None: no rise."""
     min_supported_significance: float = 2.0
     """The bar for an edge whose two accounts both have edges above this bar to
     ``min_triangles`` other accounts: groups close triangles, chance meetings seldom do."""
@@ -65,6 +68,8 @@ class CoordinationParams:
             raise ValueError(f"unknown coordination view(s): {', '.join(sorted(unknown))}")
         if self.window_seconds <= 0:
             raise ValueError("window_seconds must be positive")
+        if self.family_error is not None and self.family_error <= 0:
+            raise ValueError("family_error must be positive (or None)")
         if not 0 < self.window_quantile < 1:
             raise ValueError("window_quantile must be between 0 and 1")
         if not 0 < self.similar_threshold <= 1 or self.similar_min_words < 2:

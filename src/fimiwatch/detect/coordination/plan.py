@@ -62,6 +62,16 @@ LOG_FACTORIAL = (
 weight 1, 10⁻⁶ from weight 3 on)."""
 
 
+STRONG_BAR = (
+    "greatest($min_significance, "
+    "log10(greatest((SELECT count(*) FROM coord_candidates), 1) / $family_error))"
+)
+"""The significance an edge needs on its own: ``min_significance``, raised so that among all
+candidate pairs about ``family_error`` chance edges are expected (a Bonferroni bound: with
+ten million posts there are millions of candidates, and a one-in-a-million coincidence is no
+longer rare)."""
+
+
 def plan_values(params: CoordinationParams) -> dict[str, int | float]:
     """The parameters the plan's statements name as ``$name``."""
     return {
@@ -70,6 +80,8 @@ def plan_values(params: CoordinationParams) -> dict[str, int | float]:
         "min_weight": params.min_weight,
         "min_rarity": params.min_rarity,
         "min_significance": params.min_significance,
+        # None: no rise; a family error this large keeps the bar at min_significance
+        "family_error": 1e300 if params.family_error is None else params.family_error,
         "min_supported_significance": params.min_supported_significance,
         "min_triangles": params.min_triangles,
         "min_hashtags": params.min_hashtags,
@@ -162,21 +174,21 @@ def core_steps(dialect: Dialect) -> list[tuple[str, str]]:
             ) tested WHERE significance >= $min_supported_significance"""),
         # an edge below the strong bar still counts when its two accounts both have such
         # edges to min_triangles others: chance meetings seldom close triangles, groups do
-        ("coord_supported", """
+        ("coord_supported", f"""
             WITH ends AS (
                 SELECT DISTINCT source AS account, target AS other FROM coord_tested
                 UNION SELECT DISTINCT target, source FROM coord_tested
             )
             SELECT w.source, w.target
             FROM (SELECT DISTINCT source, target FROM coord_tested
-                  WHERE significance < $min_significance) w
+                  WHERE significance < {STRONG_BAR}) w
             JOIN ends x ON x.account = w.source
             JOIN ends y ON y.account = w.target AND y.other = x.other
             GROUP BY w.source, w.target HAVING count(*) >= $min_triangles"""),
         ("coord_edges", f"""
             WITH edges AS (
                 SELECT * FROM coord_tested e
-                WHERE e.significance >= $min_significance
+                WHERE e.significance >= {STRONG_BAR}
                    OR EXISTS (SELECT 1 FROM coord_supported u
                               WHERE u.source = e.source AND u.target = e.target)
             ),
