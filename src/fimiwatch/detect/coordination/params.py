@@ -28,7 +28,7 @@ class CoordinationParams:
     window_quantile: float = 0.1
     min_weight: int = 2
     """Distinct shared actions an account pair needs to form an edge."""
-    max_neighbours: int = 20
+    max_neighbours: int = 10
     """Hot keys: each action pairs with at most this many following actions of the same key
     inside the window, so a viral key costs O(n) pairs, not O(n²)."""
     min_rarity: float = 1.0
