@@ -28,6 +28,7 @@ from fimiwatch.detect.coordination.edges import (
     ORIGIN_PATTERN,
     TEXT_KEY_SQL,
     URL_KEY_TEMPLATE,
+    view_sql,
 )
 from fimiwatch.detect.coordination.params import CoordinationParams
 from fimiwatch.detect.coordination.plan import SPARK, core_steps, plan_values, render
@@ -50,12 +51,8 @@ SPARK_VIEW_SQL = {
                 WHERE repost_of IS NULL AND links IS NOT NULL
             )
         )""",
-    "co-repost": """
-        SELECT 'co-repost' AS view, repost_of AS key, account_id, published_at, id
-        FROM items WHERE repost_of IS NOT NULL""",
-    "co-reply": """
-        SELECT 'co-reply' AS view, reply_to AS key, account_id, published_at, id
-        FROM items WHERE reply_to IS NOT NULL AND repost_of IS NULL""",
+    "co-repost": view_sql("co-repost"),  # plain SQL, the same on both engines
+    "co-reply": view_sql("co-reply"),
     "co-hashtag": """
         SELECT 'co-hashtag' AS view, array_join(tags, ' ') AS key, account_id, published_at, id
         FROM (
