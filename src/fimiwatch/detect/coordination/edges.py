@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from fimiwatch.detect.coordination.params import TRACKING_PARAMETERS, CoordinationParams
 from fimiwatch.detect.coordination.plan import DUCKDB, core_steps, plan_values, render
+from fimiwatch.detect.coordination.plan import actions_sql as plan_actions_sql
 from fimiwatch.detect.coordination.similar import similar_keys
 from fimiwatch.detect.coordination.window import resolve_window
 from fimiwatch.store import Store
@@ -87,18 +88,8 @@ def view_sql(view: str) -> str:
 
 
 def actions_sql(views: tuple[str, ...]) -> str:
-    """``coord_actions``: one row per co-action; ``key`` hashes (view, key) so one column
-    partitions it, and the view is its position in ``views``."""
-    views_sql = " UNION ALL ".join(
-        f"(SELECT {code}::UTINYINT AS view, * EXCLUDE (view) FROM ({_VIEW_SQL[v]}))"
-        for code, v in enumerate(views, start=1)
-    )
-    return f"""
-        SELECT view, hash(view, key) AS key, hash(account_id) AS account,
-            epoch(published_at) AS t, hash(id) AS item
-        FROM ({views_sql})
-        WHERE key IS NOT NULL AND key <> '' AND account_id IS NOT NULL
-          AND published_at IS NOT NULL"""
+    """The plan's first step on DuckDB (``plan.actions_sql``)."""
+    return plan_actions_sql(DUCKDB, [_VIEW_SQL[v] for v in views])
 
 
 def names_sql(views: tuple[str, ...]) -> str:

@@ -41,17 +41,25 @@ class Dialect:
     """SQL producing one row per integer from the first to the second expression, inclusive."""
     collect: Callable[[str], str]
     """Aggregate collecting a struct of the given columns into a list."""
+    hash: str
+    """A 64-bit hash function of one or more values."""
+    seconds: Callable[[str], str]
+    """Epoch seconds (with fraction) of a timestamp."""
 
 
 DUCKDB = Dialect(
     "duckdb",
     rows_from_to=lambda first, last: f"unnest(range({first}, {last} + 1))",
     collect=lambda columns: f"list(struct_pack({columns}))",
+    hash="hash",
+    seconds=lambda column: f"epoch({column})",
 )
 SPARK = Dialect(
     "spark",
     rows_from_to=lambda first, last: f"explode(sequence({first}, {last}))",
     collect=lambda columns: f"collect_list(struct({columns}))",
+    hash="xxhash64",
+    seconds=lambda column: f"unix_micros({column}) / 1e6",
 )
 
 LOG_FACTORIAL = (
@@ -91,6 +99,23 @@ def plan_values(params: CoordinationParams) -> dict[str, int | float]:
 def render(sql: str, values: dict[str, int | float]) -> str:
     """``sql`` with each ``$name`` replaced by its (validated, numeric) value."""
     return re.sub(r"\$([a-z_]+)", lambda m: repr(values[m.group(1)]), sql)
+
+
+def actions_sql(dialect: Dialect, view_sql: list[str]) -> str:
+    """``coord_actions`` from each view's (view, key, account_id, published_at, id) SELECT:
+    one row per co-action; ``key`` hashes (view, key) so one column partitions it, and the
+    view is its position in the list, from 1."""
+    views = " UNION ALL ".join(
+        f"(SELECT {code} AS view, key, account_id, published_at, id FROM ({sql}))"
+        for code, sql in enumerate(view_sql, start=1)
+    )
+    h = dialect.hash
+    return f"""
+        SELECT view, {h}(view, key) AS key, {h}(account_id) AS account,
+            {dialect.seconds("published_at")} AS t, {h}(id) AS item
+        FROM ({views})
+        WHERE key IS NOT NULL AND key <> '' AND account_id IS NOT NULL
+          AND published_at IS NOT NULL"""
 
 
 def pairs_sql(dialect: Dialect, actions: str = "coord_ranked") -> str:

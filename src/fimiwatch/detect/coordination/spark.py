@@ -31,7 +31,13 @@ from fimiwatch.detect.coordination.edges import (
     view_sql,
 )
 from fimiwatch.detect.coordination.params import CoordinationParams
-from fimiwatch.detect.coordination.plan import SPARK, core_steps, plan_values, render
+from fimiwatch.detect.coordination.plan import (
+    SPARK,
+    actions_sql,
+    core_steps,
+    plan_values,
+    render,
+)
 
 _TEXT_KEY = TEXT_KEY_SQL.replace(", 'g')", ")")
 _URL_KEY = URL_KEY_TEMPLATE.format(one="$1", two="$2", every="")
@@ -62,19 +68,6 @@ SPARK_VIEW_SQL = {
 }
 """The views of ``edges.py`` in Spark SQL, read with ``spark.sql.parser.escapedStringLiterals``
 so that the regular expressions are the very same text."""
-
-
-def actions_sql(views: tuple[str, ...]) -> str:
-    views_sql = " UNION ALL ".join(
-        f"(SELECT {code} AS view, key, account_id, published_at, id FROM ({SPARK_VIEW_SQL[v]}))"
-        for code, v in enumerate(views, start=1)
-    )
-    return f"""
-        SELECT view, xxhash64(view, key) AS key, xxhash64(account_id) AS account,
-            unix_micros(published_at) / 1e6 AS t, xxhash64(id) AS item
-        FROM ({views_sql})
-        WHERE key IS NOT NULL AND key <> '' AND account_id IS NOT NULL
-          AND published_at IS NOT NULL"""
 
 
 def names_sql(views: tuple[str, ...]) -> str:
@@ -125,7 +118,8 @@ def compute_edges_spark(spark: Any, items: Any, params: CoordinationParams) -> p
     values = plan_values(params)
     spark.conf.set("spark.sql.parser.escapedStringLiterals", "true")
     items.createOrReplaceTempView("items")
-    steps = [("coord_actions", actions_sql(params.views)), *core_steps(SPARK)]
+    views = [SPARK_VIEW_SQL[v] for v in params.views]
+    steps = [("coord_actions", actions_sql(SPARK, views)), *core_steps(SPARK)]
     try:
         for name, sql in steps:
             # eager local checkpoint: computed once, and its lineage cut, so that later steps
