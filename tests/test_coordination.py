@@ -81,11 +81,10 @@ def test_co_post_normalises_text_and_ignores_reposts(store: Store, tmp_path: Pat
         item("p3", "carla", 6, text="Hello world", repost_of="orig"),
         item("p4", "dora", 7, text="hello  worlds"),
     ])  # fmt: skip
-    assert keys(store, "co-post") == {
-        "p1": "hello world",
-        "p2": "hello world",
-        "p4": "hello worlds",
-    }
+    # the key is the hash of the normalised text, stored at ingest as items.text_key
+    normalised = {"p1": "hello world", "p2": "hello world", "p4": "hello worlds"}
+    hashed = {k: str(store.scalar("SELECT hash(?)", [v])) for k, v in normalised.items()}
+    assert keys(store, "co-post") == hashed
     assert edges(store, views=("co-post",)) == [("co-post", "alice", "bruno", 1)]
 
 
@@ -189,7 +188,6 @@ def test_co_similar_links_near_duplicates_only(store: Store, tmp_path: Path) -> 
 
 
 def test_co_similar_threshold_is_exact_jaccard(store: Store, tmp_path: Path) -> None:
-    from fimiwatch.detect.coordination.edges import TEXT_KEY_SQL
     from fimiwatch.detect.coordination.similar import similar_keys
 
     words = [f"w{i}" for i in range(21)]  # 20 bigrams
@@ -199,9 +197,9 @@ def test_co_similar_threshold_is_exact_jaccard(store: Store, tmp_path: Path) -> 
     ])  # fmt: skip
     jaccard = 18 / 22  # one word replaced: 2 of 20 bigrams differ on each side
     at = replace(CoordinationParams(), similar_bands=40, similar_rows=1)  # always a candidate
-    keys_at = similar_keys(store, replace(at, similar_threshold=jaccard), TEXT_KEY_SQL)
+    keys_at = similar_keys(store, replace(at, similar_threshold=jaccard))
     assert sorted(keys_at["item"].to_pylist()) == ["a", "b"]
-    above = similar_keys(store, replace(at, similar_threshold=jaccard + 1e-9), TEXT_KEY_SQL)
+    above = similar_keys(store, replace(at, similar_threshold=jaccard + 1e-9))
     assert above.num_rows == 0
 
 
@@ -210,11 +208,10 @@ def test_co_similar_hot_bucket_is_linear(store: Store, tmp_path: Path) -> None:
     slogan = "wake up europe the truth about the ports deal they hide from you"
     ingest(store, tmp_path, [item(f"h{i}", f"acct-{i:04d}", i, text=slogan)
                              for i in range(5000)])  # fmt: skip
-    from fimiwatch.detect.coordination.edges import TEXT_KEY_SQL
     from fimiwatch.detect.coordination.similar import similar_keys
 
     started = time.perf_counter()
-    keys = similar_keys(store, CoordinationParams(), TEXT_KEY_SQL)
+    keys = similar_keys(store, CoordinationParams())
     assert time.perf_counter() - started < 20
     assert keys.num_rows == 5000 and len(set(keys["key"].to_pylist())) == 1
 

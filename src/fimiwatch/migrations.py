@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fimiwatch.ingest.normalise import text_key_sql
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
         1,
@@ -174,6 +176,16 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             patterns VARCHAR NOT NULL,
             linked_at TIMESTAMPTZ NOT NULL
         );
+        """,
+    ),
+    (
+        4,
+        "items.text_key: hash of the text as co-post compares it, computed once at ingest",
+        f"""
+        ALTER TABLE items ADD COLUMN text_key UBIGINT;
+        -- a table rewrite, which streams; an UPDATE of every row would hold them all in memory
+        ALTER TABLE items ALTER text_key TYPE UBIGINT
+            USING (CASE WHEN {text_key_sql()} <> '' THEN hash({text_key_sql()}) END);
         """,
     ),
 )

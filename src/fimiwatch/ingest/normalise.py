@@ -25,8 +25,21 @@ _NOT_BLANK_CLASS = r"[^ \t\n\r\x0b\f]"
 NORMALISED_COLUMNS = (
     "id", "source", "platform", "published_at", "text", "title", "account_id", "account_name",
     "url", "lang", "lang_detected", "links", "hashtags", "mentions", "repost_of", "reply_to",
-    "extra", "content_hash", "line",
+    "extra", "content_hash", "text_key", "line",
 )  # fmt: skip
+
+
+def text_key_sql(column: str = "text") -> str:
+    """A text as copy-paste detection compares it: lower-cased, @mentions removed, whitespace
+    collapsed. Its 64-bit hash is stored per item (``text_key``) at ingest, so detectors that
+    run again and again over the same items never redo the regular expressions."""
+    return (
+        rf"trim(regexp_replace(regexp_replace(lower({column}), '@\w+', '', 'g'),"
+        r" '[\t\n\f\r ]{2,}|[\t\n\f\r]', ' ', 'g'))"
+    )
+
+
+TEXT_KEY_SQL = text_key_sql()
 
 
 def _trimmed(column: str) -> str:
@@ -75,7 +88,8 @@ def normalise_sql(relation: str) -> str:
                         '[0-9]:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]*)?)?([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')
                     THEN TRY_CAST(upper(n_time_raw) AS TIMESTAMPTZ)  -- DuckDB wants 'T', 'Z'
             END AS n_time,
-            regexp_extract(lower({_trimmed("lang")}), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang
+            regexp_extract(lower({_trimmed("lang")}), '^([a-z]{{2}})([-_].*)?$', 1) AS n_lang,
+            {text_key_sql("left(text, $max_text)")} AS n_text_key
         FROM s
     )
     SELECT
@@ -111,6 +125,7 @@ def normalise_sql(relation: str) -> str:
             coalesce(CAST(epoch_us(n_time) AS VARCHAR), ''),
             coalesce(title, ''), coalesce(text, ''), coalesce(n_url, ''),
             coalesce(n_repost_of, ''), coalesce(n_reply_to, ''))) AS content_hash,
+        CASE WHEN n_text_key <> '' THEN hash(n_text_key) END AS text_key,
         line,
         CASE
             WHEN n_id IS NULL THEN 'missing id'

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from fimiwatch.detect.base import Detector
-from fimiwatch.detect.coordination.edges import TEXT_KEY_SQL, compute_edges, resolve_params
+from fimiwatch.detect.coordination.edges import compute_edges, resolve_params
 from fimiwatch.detect.coordination.groups import Group, find_groups
 from fimiwatch.detect.coordination.params import CoordinationParams
 from fimiwatch.findings import Finding, finding_id, severity_for
@@ -120,18 +120,19 @@ def _content_uniformity(
     store: Store, accounts: tuple[str, ...], rows: list[dict[str, Any]]
 ) -> float:
     """Share of the group's posts in its active span whose text another of its posts repeats
-    (texts compared as the co-post view compares them: case, @mentions and spacing ignored)."""
+    (texts compared by ``text_key``, as the co-post view compares them: case, @mentions and
+    spacing ignored)."""
     first = min(r["first_seen"] for r in rows)
     last = max(r["last_seen"] for r in rows)
     table = pa.table({"account": pa.array(accounts, pa.string())})
     store.con.register("group_accounts", table)
     try:
         result = store.con.execute(
-            f"""
-            SELECT count(*) AS posts, count(*) - count(DISTINCT {TEXT_KEY_SQL}) AS repeated
+            """
+            SELECT count(*) AS posts, count(*) - count(DISTINCT text_key) AS repeated
             FROM items
             WHERE account_id IN (SELECT account FROM group_accounts)
-              AND published_at BETWEEN ? AND ? AND text IS NOT NULL
+              AND published_at BETWEEN ? AND ? AND text_key IS NOT NULL
             """,
             [first, last],
         ).fetchall()

@@ -38,18 +38,11 @@ ORIGIN_PATTERN = "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*"
 """Scheme and host. Lower-cased by concatenation, never as a regexp replacement string: a
 hostile host such as ``a\\9b`` would otherwise be read as a back-reference and fail the query."""
 
-TEXT_KEY_SQL = (
-    r"trim(regexp_replace(regexp_replace(lower(text), '@\w+', '', 'g'),"
-    r" '[\t\n\f\r ]{2,}|[\t\n\f\r]', ' ', 'g'))"
-)
-"""co-post key: text lower-cased, @mentions removed, whitespace collapsed (also used to measure
-a group's content uniformity)."""
-
 _VIEW_SQL = {
-    "co-post": f"""
-        -- unnest: a barrier, so the key filter reuses the value rather than recomputing it
-        SELECT 'co-post' AS view, unnest([{TEXT_KEY_SQL}]) AS key, account_id, published_at, id
-        FROM items WHERE repost_of IS NULL AND text IS NOT NULL""",
+    "co-post": """
+        -- text_key: the normalised text's hash, stored at ingest (normalise.text_key_sql)
+        SELECT 'co-post' AS view, CAST(text_key AS VARCHAR) AS key, account_id, published_at, id
+        FROM items WHERE repost_of IS NULL AND text_key IS NOT NULL""",
     "co-similar": """
         SELECT 'co-similar' AS view, s.key, i.account_id, i.published_at, i.id
         FROM items i JOIN coord_similar_keys s ON s.item = i.id""",
@@ -149,7 +142,7 @@ def compute_edges(store: Store, params: CoordinationParams) -> pa.Table:
     steps += list(NAME_TABLES.items())
     try:
         if "co-similar" in params.views:
-            store.con.register("coord_similar_arrow", similar_keys(store, params, TEXT_KEY_SQL))
+            store.con.register("coord_similar_arrow", similar_keys(store, params))
             _materialise(store, "coord_similar_keys", "SELECT * FROM coord_similar_arrow")
             store.con.unregister("coord_similar_arrow")
         for name, sql in steps:

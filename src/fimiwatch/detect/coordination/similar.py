@@ -1,12 +1,17 @@
 """co-similar keys: near-duplicate posts grouped by MinHash LSH, verified by exact Jaccard.
 
-Each post's text (normalised as co-post normalises it) becomes a set of word bigrams. DuckDB
-hashes the words; NumPy does the rest over all posts at once, never looping over posts:
-``bands × rows`` MinHash values (one vectorised pass per hash function), band buckets, and the
-exact bigram Jaccard of each candidate pair. Each post in a bucket is compared with the
-bucket's first post only, so a slogan posted 10,000 times costs 10,000 comparisons, not 50
-million. Posts joined by pairs at or above the threshold form a cluster, and the cluster (named
-by its first post) is the post's co-similar key.
+Each post's text becomes a set of word bigrams (words: lower-cased, split at whitespace,
+@mentions dropped). DuckDB hashes the words and streams them in batches of posts; NumPy does
+the rest without looping over posts: ``bands × rows`` MinHash values per post, computed block
+by block so that a block's bigrams stay in the CPU cache through all hash functions, folded at
+once into one bucket key per band; then band buckets and the exact bigram Jaccard of each
+candidate pair. Memory grows with the posts' bigrams (4 bytes each) and band keys (8 bytes per
+band and post), never with a batch's intermediate results.
+
+Each post in a bucket is compared with the bucket's first post only, so a slogan posted 10,000
+times costs 10,000 comparisons, not 50 million. Posts joined by pairs at or above the threshold
+form a cluster, and the cluster (named by its first post) is the post's co-similar key. "First"
+is by the hash of the item id, so the clusters do not depend on the order of the store's rows.
 """
 
 from __future__ import annotations
@@ -22,52 +27,74 @@ from fimiwatch.detect.coordination.params import CoordinationParams
 from fimiwatch.store import Store
 
 _BIGRAM = np.uint64(0x9E3779B97F4A7C15)
-"""Odd multiplier that folds two word hashes into one bigram hash."""
+"""Odd multiplier that folds two word hashes into one bigram hash (and a band's minima)."""
+BATCH_POSTS = 1 << 19
+"""Posts fetched from DuckDB at once."""
+BLOCK_POSTS = 4096
+"""Posts hashed together: their bigrams (about 100 KB) stay in cache for every hash function."""
+
+WORDS_SQL = r"""
+    SELECT id, hash(id) AS rank_hash, words FROM (
+        -- unnest: a barrier, so the length filter does not compute the words again
+        SELECT id, unnest([list_transform(
+            list_filter(
+                string_split(replace(replace(replace(lower(text), chr(10), ' '), chr(13), ' '),
+                                     chr(9), ' '), ' '),
+                lambda w: w <> '' AND NOT starts_with(w, '@')),
+            lambda w: hash(w))]) AS words
+        FROM items WHERE repost_of IS NULL AND text IS NOT NULL
+    ) WHERE len(words) >= $min_words
+"""
 
 
-def _words_sql(text_key_sql: str) -> str:
-    return f"""
-        SELECT id, words FROM (
-            -- unnest: a barrier, so the length filter does not compute the words again
-            SELECT id, unnest([list_transform(string_split({text_key_sql}, ' '),
-                                              lambda w: hash(w))]) AS words
-            FROM items WHERE repost_of IS NULL AND text IS NOT NULL
-        ) WHERE len(words) >= $min_words
-        ORDER BY hash(id), id
-    """
-
-
-def similar_keys(store: Store, params: CoordinationParams, text_key_sql: str) -> pa.Table:
+def similar_keys(store: Store, params: CoordinationParams) -> pa.Table:
     """(item, key) for every post with a near-duplicate; ``key`` names its cluster."""
-    posts = store.arrow(_words_sql(text_key_sql), {"min_words": params.similar_min_words})
+    ids, rank_hashes, bigram_parts, offset_parts, band_parts = [], [], [], [], []
+    bigram_count = 0
+    posts = store.con.sql(WORDS_SQL.replace("$min_words", str(int(params.similar_min_words))))
+    for batch in posts.to_arrow_reader(BATCH_POSTS):
+        if batch.num_rows == 0:
+            continue
+        bigrams, offsets = _bigrams(batch.column("words"))
+        band_parts.append(_band_keys(bigrams, offsets, params))
+        bigram_parts.append((bigrams >> np.uint64(32)).astype(np.uint32))
+        offset_parts.append(offsets[1:] + bigram_count)
+        bigram_count += len(bigrams)
+        # copies: a column of DuckDB's batch would keep the whole batch (its words) alive
+        ids.append(pa.concat_arrays([batch.column("id")]))
+        rank_hashes.append(batch.column("rank_hash").to_numpy().copy())
     empty = pa.table({"item": pa.array([], pa.string()), "key": pa.array([], pa.string())})
-    if posts.num_rows < 2:
+    count = sum(len(h) for h in rank_hashes)
+    if count < 2:
         return empty
-    ids = posts["id"]
-    shingles, offsets = _bigrams(posts["words"].combine_chunks())
-    del posts  # the word lists are no longer needed; the bigrams are
-    signatures = _minhash(shingles, offsets, params.similar_bands * params.similar_rows,
-                          params.seed)  # fmt: skip
-    candidates = _band_candidates(signatures, params.similar_bands, params.similar_rows)
-    del signatures
-    kept = candidates[_jaccard(shingles, offsets, candidates) >= params.similar_threshold]
+    bigrams = np.concatenate(bigram_parts)
+    del bigram_parts
+    offsets = np.concatenate([[0], *offset_parts])
+    rank = np.concatenate(rank_hashes)  # equal hashes of two ids keep the store's order
+    candidates = _band_candidates(band_parts, rank)
+    del band_parts
+    kept = candidates[_jaccard(bigrams, offsets, candidates) >= params.similar_threshold]
     if len(kept) == 0:
         return empty
-    count = len(offsets) - 1
     membership = np.asarray(
         igraph.Graph(n=count, edges=kept.tolist()).connected_components().membership
     )
     members = np.unique(kept)
-    first = np.full(membership.max() + 1, count, dtype=np.int64)
-    np.minimum.at(first, membership[members], members)  # posts are in a fixed order
+    members = members[np.lexsort((rank[members], membership[members]))]
+    cluster = membership[members]
+    starts = np.concatenate([[True], cluster[1:] != cluster[:-1]])
+    first = members[np.flatnonzero(starts)][np.cumsum(starts) - 1]  # lowest rank per cluster
+    item_ids = pa.chunked_array(ids)
     return pa.table({
-        "item": ids.take(pa.array(members)),
-        "key": ids.take(pa.array(first[membership[members]])),
+        "item": item_ids.take(pa.array(members)),
+        "key": item_ids.take(pa.array(first)),
     })  # fmt: skip
 
 
-def _bigrams(words: pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
+def _bigrams(words: pa.ChunkedArray | pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
     """Flat bigram hashes of every post and their offsets (a post of n words has n − 1)."""
+    if isinstance(words, pa.ChunkedArray):
+        words = words.combine_chunks()
     offsets = words.offsets.to_numpy()
     flat = words.flatten().to_numpy().astype(np.uint64)
     lengths = np.diff(offsets)
@@ -79,44 +106,69 @@ def _bigrams(words: pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
     return first[keep], bigram_offsets
 
 
-def _minhash(values: np.ndarray, offsets: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """(count × posts) minima of ``count`` multiply-shift hashes (top 32 bits of a·x + b mod
-    2⁶⁴) of each post's bigram hashes; every post has at least one bigram."""
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, 1 << 62, size=count, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    b = rng.integers(0, 1 << 62, size=count, dtype=np.uint64)
-    starts = offsets[:-1]
-    out = np.empty((count, len(starts)), dtype=np.uint32)
+def _band_keys(values: np.ndarray, offsets: np.ndarray, params: CoordinationParams) -> np.ndarray:
+    """(bands × posts) bucket keys: each band's ``rows`` MinHash minima folded into one value.
 
-    def one(k: int) -> None:  # NumPy releases the GIL: hash functions run on every core
-        hashed = np.multiply(values, a[k])
-        np.add(hashed, b[k], out=hashed)
-        np.right_shift(hashed, np.uint64(32), out=hashed)
-        out[k] = np.minimum.reduceat(hashed, starts)  # < 2³² after the shift
+    A minimum is the top 32 bits of a·x + b mod 2⁶⁴ (multiply-shift hashing) over a post's
+    bigram hashes x; every post has at least one bigram. Blocks of posts run on every core
+    (NumPy releases the GIL)."""
+    bands, rows = params.similar_bands, params.similar_rows
+    rng = np.random.default_rng(params.seed)
+    a = rng.integers(0, 1 << 62, size=bands * rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 1 << 62, size=bands * rows, dtype=np.uint64)
+    posts = len(offsets) - 1
+    out = np.empty((bands, posts), dtype=np.uint64)
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # one buffer each
-        list(pool.map(one, range(count)))
+    def block(first: int) -> None:
+        last = min(posts, first + BLOCK_POSTS)
+        low, high = offsets[first], offsets[last]
+        chunk = values[low:high]
+        starts = offsets[first:last] - low
+        hashed = np.empty_like(chunk)
+        for band in range(bands):
+            key = np.zeros(last - first, dtype=np.uint64)
+            for k in range(band * rows, (band + 1) * rows):
+                np.multiply(chunk, a[k], out=hashed)
+                np.add(hashed, b[k], out=hashed)
+                np.right_shift(hashed, np.uint64(32), out=hashed)
+                key = (key ^ np.minimum.reduceat(hashed, starts)) * _BIGRAM
+            out[band, first:last] = key
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(block, range(0, posts, BLOCK_POSTS)))
     return out
 
 
-def _band_candidates(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(n × 2) post pairs, deduplicated: each post with the first post of every band bucket
-    it shares with another post."""
-    posts = signatures.shape[1]
-    index = np.arange(posts, dtype=np.uint64)
+def _band_candidates(band_parts: list[np.ndarray], rank: np.ndarray) -> np.ndarray:
+    """(n × 2) post pairs, deduplicated: each post with the first post (lowest ``rank``) of
+    every band bucket it shares with another post.
+
+    Most buckets hold one post. One plain sort per band (vectorised, several times faster
+    than an argsort) of the keys with their low bits replaced by the post number finds the
+    posts whose key prefix another post shares; only those are ordered by (full key, rank).
+    """
+    posts_total = len(rank)
+    bits = max(1, (posts_total - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
+    number = np.arange(posts_total, dtype=np.uint64)
     pairs = []
-    for band in range(bands):
-        key = np.zeros(posts, dtype=np.uint64)
-        for row in signatures[band * rows : (band + 1) * rows]:
-            key = (key ^ row) * _BIGRAM  # the band's minima folded into one bucket key
-        order = np.argsort(key).astype(np.uint64)
-        ordered = key[order]
-        starts = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-        first = np.minimum.reduceat(order, np.flatnonzero(starts))  # each bucket's first post
-        representative = np.empty(posts, dtype=np.uint64)
-        representative[order] = first[np.cumsum(starts) - 1]
-        moved = representative != index
-        pairs.append((representative[moved].astype(np.uint64) << np.uint64(32)) | index[moved])
+    for band in range(band_parts[0].shape[0]):
+        key = np.concatenate([part[band] for part in band_parts])
+        packed = np.sort((key & ~low) | number)
+        same = (packed[1:] >> np.uint64(bits)) == (packed[:-1] >> np.uint64(bits))
+        in_shared = np.concatenate([same, [False]]) | np.concatenate([[False], same])
+        posts = (packed[in_shared] & low).astype(np.int64)
+        if len(posts) == 0:
+            continue
+        posts = posts[np.lexsort((rank[posts], key[posts]))]
+        bucket = key[posts]
+        starts = np.concatenate([[True], bucket[1:] != bucket[:-1]])
+        representative = posts[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+        moved = representative != posts
+        pairs.append((representative[moved].astype(np.uint64) << np.uint64(32))
+                     | posts[moved].astype(np.uint64))  # fmt: skip
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
     packed = np.sort(np.concatenate(pairs))
     packed = packed[np.concatenate([[True], packed[1:] != packed[:-1]])]  # once, however many bands
     return np.stack([packed >> np.uint64(32), packed & np.uint64(0xFFFFFFFF)], axis=1).astype(
@@ -125,12 +177,13 @@ def _band_candidates(signatures: np.ndarray, bands: int, rows: int) -> np.ndarra
 
 
 _PAIR_BITS = 23
-"""Pairs per Jaccard batch: pair number, 40 bits of bigram hash and the side fit 64 bits."""
+"""Pairs per Jaccard batch: pair number, 32 bits of bigram hash and the side fit 64 bits."""
 
 
 def _jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Exact Jaccard of the bigram sets of each pair of posts (bigrams compared on 40 bits of
-    their hash: two different bigrams of one pair collide about once in 10¹⁰ pairs)."""
+    """Exact Jaccard of the bigram sets of each pair of posts (bigrams compared on 32 bits of
+    their hash: two different bigrams of one pair of 30-word posts collide about once in 5
+    million pairs, moving that pair's Jaccard by one bigram)."""
     batch = 1 << _PAIR_BITS
     parts = [_jaccard_batch(values, offsets, pairs[i : i + batch])
              for i in range(0, len(pairs), batch)]  # fmt: skip
@@ -143,10 +196,10 @@ def _jaccard_batch(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -
         lengths = offsets[posts + 1] - offsets[posts]
         pair_of = np.repeat(np.arange(len(pairs), dtype=np.uint64), lengths)
         within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        bigram = values[np.repeat(offsets[posts], lengths) + within] >> np.uint64(24)
-        keys.append((pair_of << np.uint64(41)) | (bigram << np.uint64(1)) | np.uint64(side))
+        bigram = values[np.repeat(offsets[posts], lengths) + within].astype(np.uint64)
+        keys.append((pair_of << np.uint64(33)) | (bigram << np.uint64(1)) | np.uint64(side))
     key = np.sort(np.concatenate(keys))
-    pair_of = (key >> np.uint64(41)).astype(np.int64)
+    pair_of = (key >> np.uint64(33)).astype(np.int64)
     same = (key[1:] >> np.uint64(1)) == (key[:-1] >> np.uint64(1))  # same pair and bigram
     distinct = np.concatenate([[True], ~same])  # first of each (pair, bigram): the union
     shared = np.concatenate([[False], same & ((key[1:] & 1) != (key[:-1] & 1))])

@@ -26,7 +26,6 @@ import pyarrow as pa
 
 from fimiwatch.detect.coordination.edges import (
     ORIGIN_PATTERN,
-    TEXT_KEY_SQL,
     URL_KEY_TEMPLATE,
     view_sql,
 )
@@ -38,6 +37,7 @@ from fimiwatch.detect.coordination.plan import (
     plan_values,
     render,
 )
+from fimiwatch.ingest.normalise import TEXT_KEY_SQL
 
 _TEXT_KEY = TEXT_KEY_SQL.replace(", 'g')", ")")
 _URL_KEY = URL_KEY_TEMPLATE.format(one="$1", two="$2", every="")
