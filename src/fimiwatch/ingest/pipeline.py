@@ -19,14 +19,15 @@ import pyarrow as pa
 from fimiwatch import plugins
 from fimiwatch.config import Settings
 from fimiwatch.ingest.base import InputDocument, Reader, ReadError, in_batches
-from fimiwatch.ingest.normalise import NORMALISED_COLUMNS, normalise_sql
+from fimiwatch.ingest.normalise import normalise_sql
 from fimiwatch.quarantine import append_quarantine
 from fimiwatch.store import Store
 
 Progress = Callable[[int], None]
 
-INSERT_ROWS = 1_000_000
-"""Normalised rows gathered before one append to ``items`` (about 300 MB of Arrow)."""
+INSERT_ROWS = 262_144
+"""Normalised rows gathered before one append to ``items`` (about 80 MB of Arrow: larger
+appends are no faster, and the batch is held twice while it is written)."""
 SCAN_ROWS = 65_536
 """Record-batch size of staged Arrow tables handed to DuckDB, so that normalisation uses all
 its threads (appends, by contrast, are fastest from large batches)."""
@@ -132,39 +133,35 @@ def ingest_document(
         "max_text": settings.ingest.max_text_chars,
     }
     normalise = normalise_sql("staged_batch")
-    columns = ", ".join(NORMALISED_COLUMNS)
     records = 0
+    # Arrow data registered inside a transaction stays referenced until it ends (the catalog
+    # keeps dropped views for rollback), so a large input would be held in memory whole:
+    # batches are normalised on a cursor outside the transaction, and go into the store as
+    # relations, which register nothing.
+    scratch = con.cursor()
     with store.transaction():
         ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
+        items_row = _table_row(con, "items", {"ingest_id": str(ingest_id)})
+        quarantine_row = _table_row(
+            con, "quarantine", {"ingest_id": str(ingest_id), "input": _sql_text(document.name)}
+        )
         pending: list[pa.Table] = []
 
         def flush() -> None:
             """Write normalised rows in large appends: DuckDB pays per INSERT, not per row."""
-            con.register("normalised", pa.concat_tables(pending).combine_chunks())
-            con.execute(
-                f"INSERT INTO items ({columns}, ingest_id) "
-                f"SELECT {columns}, ? FROM normalised WHERE reject IS NULL",
-                [ingest_id],
-            )
-            con.execute(
-                f"""INSERT INTO quarantine SELECT ?, ?, line, reject, {_record_json()}
-                FROM normalised WHERE reject IS NOT NULL""",
-                [ingest_id, document.name],
-            )
-            con.unregister("normalised")
+            normalised = con.from_arrow(pa.concat_tables(pending).combine_chunks())
+            normalised.filter("reject IS NULL").project(items_row).insert_into("items")
+            normalised.filter("reject IS NOT NULL").project(
+                f"line, reject AS reason, {_record_json()} AS record"
+            ).project(quarantine_row).insert_into("quarantine")
             pending.clear()
 
         for batch in reader.read(document, settings.ingest):
-            con.register("staged_batch", in_batches(batch.items, SCAN_ROWS))
-            pending.append(con.sql(normalise, params=params).to_arrow_table())
-            con.unregister("staged_batch")
+            scratch.register("staged_batch", in_batches(batch.items, SCAN_ROWS))
+            pending.append(scratch.sql(normalise, params=params).to_arrow_table())
+            scratch.unregister("staged_batch")
             if batch.rejects.num_rows:
-                con.register("reader_rejects", batch.rejects)
-                con.execute(
-                    "INSERT INTO quarantine SELECT ?, ?, line, reason, record FROM reader_rejects",
-                    [ingest_id, document.name],
-                )
-                con.unregister("reader_rejects")
+                con.from_arrow(batch.rejects).project(quarantine_row).insert_into("quarantine")
             records += batch.items.num_rows + batch.rejects.num_rows
             if sum(t.num_rows for t in pending) >= INSERT_ROWS:
                 flush()
@@ -189,6 +186,19 @@ def ingest_document(
     return IngestSummary(
         document.name, reader.name, records, added, duplicates, rejected, ingest_id
     )
+
+
+def _table_row(con: duckdb.DuckDBPyConnection, table: str, constants: dict[str, str]) -> str:
+    """A projection giving ``table``'s columns in order: each constant's SQL where given,
+    the column of the same name otherwise (for positional ``insert_into``)."""
+    names = [
+        row[0] for row in con.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall()
+    ]
+    return ", ".join(f"{constants[n]} AS {n}" if n in constants else n for n in names)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _record_json(alias: str = "") -> str:

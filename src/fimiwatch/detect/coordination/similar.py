@@ -176,8 +176,9 @@ def _band_candidates(band_parts: list[np.ndarray], rank: np.ndarray) -> np.ndarr
     )
 
 
-_PAIR_BITS = 23
-"""Pairs per Jaccard batch: pair number, 32 bits of bigram hash and the side fit 64 bits."""
+_PAIR_BITS = 20
+"""Pairs per Jaccard batch (about 250 MB of keys): pair number, 32 bits of bigram hash and the
+side fit 64 bits."""
 
 
 def _jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
