@@ -24,6 +24,9 @@ its figures are quoted from the benchmark's stored reports (1M: about 10 min to 
 
     python bench/bench_coordination.py                    # 10k, 100k, 1M; peer at 10k, 100k
     python bench/bench_coordination.py --sizes 10000 --peer-sizes 10000
+    python bench/bench_coordination.py --sizes 10000000 --peer-sizes ""   # each view alone: ≤ 1M
+    python bench/tile_stream.py --src bench/.data/n10000000 --tiles 10 --out bench/.data/n100000000
+    python bench/bench_coordination.py --sizes 100000000 --peer-sizes "" --attempts 1
 """
 
 from __future__ import annotations
@@ -70,15 +73,17 @@ LOAD_CHILD = (
 for stale in (settings.db, Path(f"{settings.db}.wal")):
     stale.unlink(missing_ok=True)
 from fimiwatch.ingest.pipeline import choose_reader, ingest_document, open_document
+counts = {"records": 0, "added": 0, "rejected": 0}
 with Store(settings.db, settings) as store:
     started = time.perf_counter()
-    document = open_document(sys.argv[3], settings)
-    summary = ingest_document(store, document, choose_reader(document, "qut-csv"))
+    for name in sys.argv[3:]:  # one input, or the tiles of a larger stream, one by one
+        document = open_document(name, settings)
+        summary = ingest_document(store, document, choose_reader(document, "qut-csv"))
+        for key in counts:
+            counts[key] += getattr(summary, key)
     seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print("RESULT " + json.dumps({"seconds": seconds, "records": summary.records,
-                              "added": summary.added, "rejected": summary.rejected,
-                              "peak_mb": peak}))
+print("RESULT " + json.dumps({"seconds": seconds, **counts, "peak_mb": peak}))
 """
 )
 
@@ -180,7 +185,7 @@ def measure(code: str, db: Path, fallback: str, *args: str) -> dict[str, Any]:
 
 
 def generate(rows: int, folder: Path) -> None:
-    if not (folder / "posts.csv").exists() or not (folder / "truth.csv").exists():
+    if not any(folder.glob("posts*.csv")) or not (folder / "truth.csv").exists():
         folder.mkdir(parents=True, exist_ok=True)
         generator = PEER_BENCH / "gen_stream.py"
         subprocess.run(
@@ -217,13 +222,21 @@ def _mark(m: dict[str, Any]) -> str:
     return f" (OOM at default limit; rerun at {m['memory_limit']})" if "oom_at_default" in m else ""
 
 
-def run_ours(rows: int, folder: Path, work: Path, fallback: str) -> dict[str, Any]:
+def posts_files(folder: Path) -> list[str]:
+    """``posts.csv``, or the tiles ``posts-<k>.csv`` of ``tile_stream.py``."""
+    tiles = sorted(folder.glob("posts-*.csv"))
+    return [str(p) for p in tiles] if tiles else [str(folder / "posts.csv")]
+
+
+def run_ours(
+    rows: int, folder: Path, work: Path, fallback: str, per_view_up_to: int
+) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     db = work / "store.duckdb"
     for stale in (db, Path(f"{db}.wal"), db.with_suffix(".quarantine.jsonl")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(Path(f"{db}.tmp"), ignore_errors=True)
-    load = measure(LOAD_CHILD, db, "", str(folder / "posts.csv"))
+    load = measure(LOAD_CHILD, db, "", *posts_files(folder))
     print(
         f"n{rows} fimiwatch loading {load['seconds']:.2f} s, peak {load['peak_mb']:.0f} MB",
         flush=True,
@@ -244,7 +257,7 @@ def run_ours(rows: int, folder: Path, work: Path, fallback: str) -> dict[str, An
         flush=True,
     )
     per_view = {}
-    for view in VIEWS:
+    for view in VIEWS if rows <= per_view_up_to else ():
         per_view[view] = one = measure(EDGES_CHILD, db, fallback, view)
         print(
             f"n{rows} fimiwatch {view} {one['seconds']:.2f} s, peak {one['peak_mb']:.0f} MB, "
@@ -336,7 +349,10 @@ def table(rows: list[dict[str, Any]]) -> str:
             loading = f"{r['loading']['seconds']:.2f}"
             edges = _cell(r["edges"], "seconds", ".2f")
             exact = _cell(r["exact"], "seconds", ".2f")
-            per_view = [_cell(r["per_view"][v], "seconds", ".2f") for v in VIEWS]
+            per_view = [
+                _cell(r["per_view"][v], "seconds", ".2f") if v in r["per_view"] else "–"
+                for v in VIEWS
+            ]
             result = r["score"]["result"]
             precision, recall = float(result["precision"]), float(result["recall"])
             accounts = int(result["accounts"])
@@ -411,6 +427,10 @@ def main() -> None:
         help="share of a core other processes may use during a timed run before it is redone",
     )  # fmt: skip
     parser.add_argument("--attempts", type=int, default=int(QUIET["attempts"]))
+    parser.add_argument(
+        "--per-view-up-to", type=int, default=1_000_000,
+        help="largest size at which each view is also timed alone",
+    )  # fmt: skip
     parser.add_argument("--src", type=Path, default=MEASURED["src"], help="source tree to measure")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
@@ -422,7 +442,9 @@ def main() -> None:
     for n in sizes:
         folder = args.data / f"n{n}"
         generate(n, folder)
-        ours = run_ours(n, folder, args.work / f"n{n}", args.fallback_memory_limit)
+        ours = run_ours(
+            n, folder, args.work / f"n{n}", args.fallback_memory_limit, args.per_view_up_to
+        )
         rows.append(ours)
         peer = run_peer(n, folder, args.peer_venv) if n in peer_sizes else quote_peer(n)
         if peer is not None:

@@ -27,7 +27,7 @@ TILE_GAP_SECONDS = 8 * 86400
 def tile_sql(src: Path, tile: int) -> str:
     suffix = f"'t{tile}'"
     return f"""
-        SELECT CAST(message_id AS BIGINT) + {tile} * 1000000000 AS message_id,
+        SELECT CAST(message_id AS BIGINT) + {tile * 1_000_000_000} AS message_id,
             user_id || {suffix} AS user_id, username || {suffix} AS username,
             CASE WHEN repost_id <> '' THEN repost_id || {suffix} ELSE '' END AS repost_id,
             CASE WHEN reply_id <> '' THEN reply_id || {suffix} ELSE '' END AS reply_id,
@@ -53,7 +53,7 @@ def main() -> None:
     truth = " UNION ALL ".join(
         f"""SELECT user_id || 't{tile}' AS user_id,
                 CASE WHEN group_id = '-1' THEN -1
-                     ELSE CAST(group_id AS BIGINT) + {tile} * 1000000 END AS group_id,
+                     ELSE CAST(group_id AS BIGINT) + {tile * 1_000_000} END AS group_id,
                 group_type
             FROM read_csv('{args.src / "truth.csv"}', header = true, all_varchar = true)"""
         for tile in range(args.tiles)
