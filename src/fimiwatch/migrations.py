@@ -188,4 +188,16 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             USING (CASE WHEN {text_key_sql()} <> '' THEN hash({text_key_sql()}) END);
         """,
     ),
+    (
+        5,
+        "embedding cache: one vector per (model, MD5 of the embedded text)",
+        """
+        CREATE TABLE embedding_cache (
+            model VARCHAR NOT NULL,
+            text_hash UHUGEINT NOT NULL,
+            vector FLOAT[] NOT NULL,
+            PRIMARY KEY (model, text_hash)
+        );
+        """,
+    ),
 )
