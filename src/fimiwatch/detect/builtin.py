@@ -9,5 +9,6 @@ from fimiwatch.plugins import hookimpl
 @hookimpl
 def fimiwatch_detectors() -> list[type[Detector]]:
     from fimiwatch.detect.coordination.detector import CoordinationDetector
+    from fimiwatch.detect.laundering.detector import LaunderingDetector
 
-    return [CoordinationDetector]
+    return [CoordinationDetector, LaunderingDetector]

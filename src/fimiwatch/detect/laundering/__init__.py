@@ -1,0 +1,1 @@
+"""State-media laundering: origins from state-affiliated sources reused by other sources."""

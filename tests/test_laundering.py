@@ -1,0 +1,174 @@
+"""The laundering detector: passages, attribution, alignment, and findings end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fimiwatch.config import Settings
+from fimiwatch.detect.laundering.attribution import check, outlet_names
+from fimiwatch.detect.laundering.detector import LaunderingDetector
+from fimiwatch.detect.laundering.match import shingle_pairs, specific_alignment
+from fimiwatch.detect.laundering.passages import passages
+from fimiwatch.ingest.pipeline import choose_reader, ingest_document, open_document
+from fimiwatch.intel.registry import load_builtin_sources
+from fimiwatch.store import Store
+
+EVAL = Path(__file__).resolve().parents[1] / "bench" / "laundering_eval"
+
+# --- passages -----------------------------------------------------------------------------
+
+
+def test_passages_follow_paragraphs_merge_short_ones_and_cut_long_ones() -> None:
+    long_paragraph = " ".join(f"Sentence number {i} says something." for i in range(60))
+    second = "A second paragraph that is long enough to stand alone as one."
+    text = f"Short lead.\n\n{second}\n\n{long_paragraph}"
+    found = passages(text, min_chars=40, max_chars=300)
+    assert found[0] == "Short lead. A second paragraph that is long enough to stand alone as one."
+    assert all(len(p) <= 300 for p in found) and len(found) > 3
+    assert all(p.endswith(".") for p in found[1:])  # cut at sentence ends
+    assert passages("", 40, 300) == [] and passages("   \n\n  ", 40, 300) == []
+
+
+def test_passages_cut_chinese_at_its_own_full_stops() -> None:
+    text = "中国外交部发言人表示，双方同意加强合作。" * 30
+    found = passages(text, min_chars=20, max_chars=100)
+    assert len(found) > 1 and all(len(p) <= 100 and p.endswith("。") for p in found)
+
+
+# --- attribution --------------------------------------------------------------------------
+
+CRI = outlet_names("cri-cz", "Čínský rozhlas pro zahraničí (CRI, česká redakce)", "czech.cri.cn")
+
+
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "Zdroj: Čínský rozhlas pro zahraničí",  # cs
+        "Zdroj: Čínsky rozhlas",  # sk
+        "Source : China Radio International",  # fr
+        "Quelle: Radio China International",  # de
+        "Šaltinis: CRI",  # lt
+        "Źródło: CRI",  # pl
+        "Více na czech.cri.cn",  # the domain
+    ],
+)
+def test_attribution_is_found_in_each_language(credit: str) -> None:
+    found = check(f"Text článku o obchodu.\n\n{credit}", CRI, None)
+    assert found.attributed and found.named_as
+
+
+def test_attribution_by_url_and_credit_line_naming_another_outlet() -> None:
+    url = "https://czech.cri.cn/2026/05/01/clanek.html"
+    assert check("Celý text: http://czech.cri.cn/2026/05/01/clanek.html", CRI, url).attributed
+    other = check("Text bez původu.\n\nZdroj: AC24", CRI, None)
+    assert not other.attributed and other.credit_line == "Zdroj: AC24"
+
+
+def test_short_names_match_in_capitals_only() -> None:
+    names = outlet_names("cri-fr", "CRI Français", "french.cri.cn")
+    assert not check("Un cri de colère dans la rue.", names, None).attributed
+    assert check("D'après CRI, le sommet a eu lieu.", names, None).attributed
+    assert outlet_names("crisis-news", None, None) == ()  # a key prefix is not a family
+
+
+# --- matching -----------------------------------------------------------------------------
+
+
+def test_specific_alignment_keeps_one_to_one_distinct_matches() -> None:
+    translation = np.array([[0.95, 0.80, 0.78], [0.79, 0.93, 0.80], [0.77, 0.81, 0.94]])
+    aligned = specific_alignment(translation, min_cosine=0.75, min_gap=0.05)
+    assert [(i, j) for i, j, _, _ in aligned] == [(0, 0), (2, 2), (1, 1)]
+    same_topic = np.array([[0.90, 0.89, 0.88], [0.89, 0.90, 0.89], [0.88, 0.89, 0.90]])
+    assert specific_alignment(same_topic, min_cosine=0.75, min_gap=0.05) == []
+    assert specific_alignment(translation, min_cosine=0.96, min_gap=0.0) == []
+
+
+def test_shingle_pairs_measure_containment_of_the_shorter_passage(store: Store) -> None:
+    origin = "the minister signed three agreements on batteries and rail freight in prague today"
+    copy = f"local readers should know that {origin} while critics stayed silent"
+    pairs = shingle_pairs(store.con, [origin, "unrelated words about football"], [copy], 0.5)
+    assert pairs.column("origin").to_pylist() == [0]
+    assert pairs.column("similarity").to_pylist() == [1.0]
+    assert shingle_pairs(store.con, [origin], ["nothing in common at all here"], 0.5).num_rows == 0
+
+
+# --- end to end ---------------------------------------------------------------------------
+
+
+def _eval_items(ids: set[str]) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in (EVAL / "items.jsonl").read_text("utf-8").splitlines()]
+    return [r for r in rows if r["id"] in ids]
+
+
+def _store_with(tmp_path: Path, records: list[dict[str, Any]]) -> Store:
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    settings = Settings(db=tmp_path / "s.duckdb")
+    store = Store(settings.db, settings)
+    load_builtin_sources(store)
+    document = open_document(str(path), settings)
+    ingest_document(store, document, choose_reader(document, "items-jsonl"))
+    return store
+
+
+def test_translated_and_same_language_copies_found_unrelated_news_not(tmp_path: Path) -> None:
+    """CRI's Czech article, its Slovak translation, a verbatim Czech repost, unrelated news."""
+    records = _eval_items({"cs-o1", "cs-o1-sk", "cs-o1-ac24", "cs-u1"})
+    with _store_with(tmp_path, records) as store:
+        findings = LaunderingDetector().run(store)
+    copies = {f.item_ids[-1]: f for f in findings if "pairs" in f.evidence and f.item_ids}
+    assert set(copies) >= {"cs-o1-sk", "cs-o1-ac24"} and "cs-u1" not in copies
+    slovak = copies["cs-o1-sk"].evidence["pairs"][0]
+    assert slovak["origin_id"] == "cs-o1" and (slovak["origin_lang"], slovak["copy_lang"]) == (
+        "cs",
+        "sk",
+    )
+    assert slovak["lag_seconds"] > 0 and slovak["passages"][0]["method"] == "embedding"
+    assert slovak["origin_coverage"] >= 0.3 and slovak["passages"][0]["origin"]
+    repost = copies["cs-o1-ac24"].evidence["pairs"][0]
+    assert repost["passages"][0]["method"] == "shingles"
+    labels = {r["item_id"]: r["attributed"] == "true" for r in _labels()}
+    for copy_id in ("cs-o1-sk", "cs-o1-ac24"):
+        assert copies[copy_id].evidence["pairs"][0]["attributed"] == labels[copy_id]
+
+
+def _labels() -> list[dict[str, str]]:
+    import csv
+
+    with (EVAL / "labels.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_outlet_that_republishes_unattributed_is_suggested_as_proxy(tmp_path: Path) -> None:
+    origins = _eval_items({"cs-o2", "cs-o3"})
+    reposts = [
+        {**o, "id": f"{o['id']}-copy", "source": "pravda-now", "url": None,
+         "published_at": o["published_at"].replace("2026-05-", "2026-06-"),
+         "text": "Naši čtenáři by měli vědět, co se děje.\n\n" + o["text"]}
+        for o in origins
+    ]  # fmt: skip
+    with _store_with(tmp_path, [*origins, *reposts]) as store:
+        findings = LaunderingDetector().run(store)
+    outlet = [f for f in findings if f.evidence.get("outlet") == "pravda-now"]
+    assert len(outlet) == 1
+    evidence = outlet[0].evidence
+    assert evidence["republished"] == 2 and evidence["unattributed_share"] == 1.0
+    assert evidence["suggested_affiliation"] == "proxy" and evidence["languages"] == ["cs"]
+    again = LaunderingDetector().run(Store(tmp_path / "s.duckdb"))
+    assert [f.id for f in again] == [f.id for f in findings]  # deterministic
+
+
+def test_no_origins_means_no_findings(store: Store) -> None:
+    assert LaunderingDetector().run(store) == []
+
+
+def test_parameters_are_validated() -> None:
+    with pytest.raises(ValueError, match="no calibrated threshold"):
+        LaunderingDetector(backend="sentence-transformers:/models/labse")
+    with pytest.raises(ValueError, match="min_passage_chars"):
+        LaunderingDetector(min_passage_chars=700)
