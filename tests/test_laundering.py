@@ -172,3 +172,21 @@ def test_parameters_are_validated() -> None:
         LaunderingDetector(backend="sentence-transformers:/models/labse")
     with pytest.raises(ValueError, match="min_passage_chars"):
         LaunderingDetector(min_passage_chars=700)
+
+
+def test_hnsw_index_finds_the_same_neighbours_as_exact_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fimiwatch.detect.laundering import match
+
+    rng = np.random.default_rng(7)
+    origins = rng.standard_normal((300, 32)).astype(np.float32)
+    origins /= np.linalg.norm(origins, axis=1, keepdims=True)
+    copies = origins[:50] + 0.05 * rng.standard_normal((50, 32)).astype(np.float32)
+    copies /= np.linalg.norm(copies, axis=1, keepdims=True)
+    exact = match.embedding_pairs(origins, copies, neighbours=1, min_cosine=0.9)
+    monkeypatch.setattr(match, "EXACT_BELOW", 0)
+    indexed = match.embedding_pairs(origins, copies, neighbours=1, min_cosine=0.9)
+    assert indexed.column("origin").to_pylist() == exact.column("origin").to_pylist()
+    assert exact.column("origin").to_pylist() == list(range(50))
+    assert np.allclose(indexed.column("similarity"), exact.column("similarity"), atol=1e-4)
