@@ -190,3 +190,30 @@ def test_hnsw_index_finds_the_same_neighbours_as_exact_search(
     assert indexed.column("origin").to_pylist() == exact.column("origin").to_pylist()
     assert exact.column("origin").to_pylist() == list(range(50))
     assert np.allclose(indexed.column("similarity"), exact.column("similarity"), atol=1e-4)
+
+
+def test_report_shows_the_passages_side_by_side_escaped(store: Store, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from fimiwatch.findings import Finding
+    from fimiwatch.report.html import write_report
+    from fimiwatch.runner import save_findings
+
+    pair = {
+        "origin_id": "o1", "copy_id": "c1", "similarity": 0.9, "lag_seconds": 86400.0,
+        "attributed": False, "origin_lang": "cs", "copy_lang": "sk", "origin_coverage": 0.8,
+        "credit_line": None,
+        "passages": [{"origin": "Původní odstavec <b>o obchodu</b>",
+                      "copy": "Preložený odstavec <script>alert(1)</script>",
+                      "similarity": 0.93, "method": "embedding"}],
+    }  # fmt: skip
+    when = datetime(2026, 5, 1, tzinfo=UTC)
+    save_findings(store, "laundering", [Finding(
+        id="laundering-x", type="laundering", title="ac24 republished cri-cz content",
+        summary="s", score=0.8, severity="high", first_seen=when, last_seen=when,
+        item_ids=("o1", "c1"), evidence={"pairs": [pair]},
+    )])  # fmt: skip
+    html = write_report(store, tmp_path / "r.html").read_text()
+    assert "o1 (cs) → c1 (sk)" in html and "80% of the origin reused" in html
+    assert "Původní odstavec &lt;b&gt;o obchodu&lt;/b&gt;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html

@@ -16,6 +16,8 @@ from fimiwatch.findings import FINDING_TYPES, load_findings
 from fimiwatch.store import Store
 
 EVIDENCE_ITEMS_SHOWN = 5
+PASSAGES_SHOWN = 6
+"""Aligned passages shown side by side for a laundering finding's strongest pair."""
 
 
 def _environment() -> Environment:
@@ -46,6 +48,7 @@ def report_context(store: Store, since: datetime | None = None) -> dict[str, Any
         "by_type": {t: [f for f in findings if f["type"] == t] for t in FINDING_TYPES},
         "excerpts": excerpts,
         "shown": EVIDENCE_ITEMS_SHOWN,
+        "passages_shown": PASSAGES_SHOWN,
         "platforms": store.rows(
             "SELECT platform, count(*) AS n FROM items GROUP BY ALL ORDER BY n DESC, platform"
         ),
