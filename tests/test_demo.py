@@ -67,6 +67,14 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             "SELECT count(*) FROM items WHERE platform IN ('web', 'rss') AND source IS NULL"
         )
         assert unsourced_pages == 0
+        laundered = {
+            (pair["origin_id"], pair["copy_id"])
+            for (evidence,) in store.con.execute(
+                "SELECT evidence FROM findings WHERE type = 'laundering'"
+            ).fetchall()
+            for pair in orjson.loads(evidence).get("pairs", [])
+            if "passages" in pair
+        }
     quarantined = [orjson.loads(line) for line in (tmp_path / "demo.quarantine.jsonl").open("rb")]
     assert [q["reason"].split(" (")[0] for q in quarantined] == ["service message"] * 2
     truly = set(truth["coordination"]["troll_network"]["account_ids"]) | set(
@@ -75,3 +83,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert coordinated and coordinated <= truly  # no organic account is flagged
     troll_network = set(truth["coordination"]["troll_network"]["account_ids"])
     assert len(coordinated & troll_network) >= 0.7 * len(troll_network)
+    planted = {(p["origin_id"], p["copy_id"]) for p in truth["laundering"]["pairs"]}
+    assert len(laundered & planted) >= 17  # of 21 (19 when measured)
+    flagged_negatives = {c for _, c in laundered} & set(truth["laundering"]["hard_negative_ids"])
+    assert len(flagged_negatives) <= 2  # (1 when measured)
+    assert "origin passage" in report  # the laundered passages, side by side

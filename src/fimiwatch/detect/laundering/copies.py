@@ -1,7 +1,7 @@
 """Find the copies: origin articles whose passages reappear in later articles of other outlets.
 
-1. Origins are items of registry sources with a state affiliation; candidates are later
-   articles (``copy_platforms``) of other, non-state sources within ``max_lag_days``.
+1. Origins are articles (``platforms``) of registry sources with a state affiliation;
+   candidates are later articles of other, non-state sources within ``max_lag_days``.
 2. Both are cut into passages (``passages.py``); passage pairs come from word shingles (same
    language) and embeddings (across languages) (``match.py``).
 3. Per (origin, candidate) the passage pairs are aligned one to one, best first, so that one
@@ -105,7 +105,10 @@ def find_copies(store: Store, params: LaunderingParams) -> list[Copy]:
     """Every (origin, copy) pair that passes, in a deterministic order."""
     affiliations = list(params.origin_affiliations)
     origins = store.rows(
-        ITEMS_SQL.format(condition="s.affiliation IN (SELECT unnest(?))"), [affiliations]
+        ITEMS_SQL.format(
+            condition="s.affiliation IN (SELECT unnest(?)) AND i.platform IN (SELECT unnest(?))"
+        ),
+        [affiliations, list(params.platforms)],
     )
     if not origins:
         return []
@@ -117,7 +120,7 @@ def find_copies(store: Store, params: LaunderingParams) -> list[Copy]:
             "AND i.platform IN (SELECT unnest(?)) AND i.published_at > ? "
             "AND i.published_at <= ?"
         ),
-        [affiliations, list(params.copy_platforms), earliest, latest],
+        [affiliations, list(params.platforms), earliest, latest],
     )
     if not candidates:
         return []

@@ -23,8 +23,9 @@ class LaunderingParams:
     either passage with the other article (``match.specific_alignment``)."""
     origin_affiliations: tuple[str, ...] = ORIGIN_AFFILIATIONS
     """Registry affiliations whose items are origins."""
-    copy_platforms: tuple[str, ...] = ("web", "rss")
-    """Platforms whose items can be copies (articles, not posts that share a link)."""
+    platforms: tuple[str, ...] = ("web", "rss")
+    """Platforms whose items can be origins and copies: articles, not posts (a diplomat's post
+    is one short passage that any report on its topic resembles)."""
     max_lag_days: float = 60.0
     """A copy appears after its origin, at most this long after."""
     min_passage_chars: int = 80
