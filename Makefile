@@ -23,6 +23,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py --rows 1000000
 	$(BIN)/python bench/bench_kb.py
 	$(BIN)/python bench/bench_mentions.py --items 1000000
+	$(BIN)/python bench/bench_coordination.py
+	$(BIN)/python bench/bench_laundering.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
