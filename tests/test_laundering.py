@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fimiwatch.config import Settings
 from fimiwatch.detect.laundering.attribution import check, outlet_names
@@ -217,3 +219,24 @@ def test_report_shows_the_passages_side_by_side_escaped(store: Store, tmp_path: 
     assert "o1 (cs) → c1 (sk)" in html and "80% of the origin reused" in html
     assert "Původní odstavec &lt;b&gt;o obchodu&lt;/b&gt;" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html
+
+
+# --- hostile text -------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=3000), st.integers(10, 200), st.integers(1, 400))
+def test_passages_keep_every_word_and_respect_the_bound(text: str, low: int, extra: int) -> None:
+    high = low + extra
+    found = passages(text, min_chars=low, max_chars=high)
+    assert all(p and p == p.strip() for p in found)
+    assert "".join("".join(found).split()) == "".join(text.split())  # nothing lost or added
+    # only a merged trailing remainder may exceed the bound, by less than min_chars
+    assert all(len(p) <= high + low for p in found)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=2000), st.one_of(st.none(), st.text(max_size=200)))
+def test_attribution_check_takes_any_text(text: str, url: str | None) -> None:
+    found = check(text, CRI, url)
+    assert found.attributed == (found.named_as is not None)
