@@ -5,8 +5,10 @@ Each post's text becomes a set of word bigrams (words: lower-cased, split at whi
 the rest without looping over posts: ``bands × rows`` MinHash values per post, computed block
 by block so that a block's bigrams stay in the CPU cache through all hash functions, folded at
 once into one bucket key per band; then band buckets and the exact bigram Jaccard of each
-candidate pair. Memory grows with the posts' bigrams (4 bytes each) and band keys (8 bytes per
-band and post), never with a batch's intermediate results.
+candidate pair. The posts' bigrams (4 bytes each) and band keys (8 bytes per band and post)
+are spooled to a temporary file and memory-mapped, so at 100M posts they sit in the page
+cache rather than in the process; what the process holds grows with the posts' ids and a
+band's sort (about 60 bytes per post).
 
 Each post in a bucket is compared with the bucket's first post only, so a slogan posted 10,000
 times costs 10,000 comparisons, not 50 million. Posts joined by pairs at or above the threshold
@@ -17,7 +19,9 @@ is by the hash of the item id, so the clusters do not depend on the order of the
 from __future__ import annotations
 
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import igraph
 import numpy as np
@@ -49,39 +53,65 @@ WORDS_SQL = r"""
 
 def similar_keys(store: Store, params: CoordinationParams) -> pa.Table:
     """(item, key) for every post with a near-duplicate; ``key`` names its cluster."""
-    ids, rank_hashes, bigram_parts, offset_parts, band_parts = [], [], [], [], []
-    bigram_count = 0
+    with tempfile.TemporaryDirectory(prefix="fimiwatch-similar-") as folder:
+        return _similar_keys(store, params, Path(folder))
+
+
+class _Spool:
+    """An array written batch by batch to a file and read back memory-mapped: the bigrams and
+    band keys of 100M posts (about 10 GB) live in the page cache, not the process's memory."""
+
+    def __init__(self, path: Path, dtype: type[np.generic]) -> None:
+        self.path, self.dtype, self.count = path, np.dtype(dtype), 0
+        self._file = path.open("wb")
+
+    def append(self, values: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(values, dtype=self.dtype).tobytes())
+        self.count += len(values)
+
+    def read(self) -> np.ndarray:
+        self._file.close()
+        if self.count == 0:
+            return np.zeros(0, dtype=self.dtype)
+        return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.count,))
+
+
+def _similar_keys(store: Store, params: CoordinationParams, folder: Path) -> pa.Table:
+    ids, rank_hashes, offset_parts = [], [], []
+    bigram_spool = _Spool(folder / "bigrams", np.uint32)
+    band_spools = [_Spool(folder / f"band-{b}", np.uint64) for b in range(params.similar_bands)]
     posts = store.con.sql(WORDS_SQL.replace("$min_words", str(int(params.similar_min_words))))
     for batch in posts.to_arrow_reader(BATCH_POSTS):
         if batch.num_rows == 0:
             continue
         bigrams, offsets = _bigrams(batch.column("words"))
-        band_parts.append(_band_keys(bigrams, offsets, params))
-        bigram_parts.append((bigrams >> np.uint64(32)).astype(np.uint32))
-        offset_parts.append(offsets[1:] + bigram_count)
-        bigram_count += len(bigrams)
+        for spool, keys in zip(band_spools, _band_keys(bigrams, offsets, params), strict=True):
+            spool.append(keys)
+        offset_parts.append(offsets[1:] + bigram_spool.count)
+        bigram_spool.append(bigrams >> np.uint64(32))
         # copies: a column of DuckDB's batch would keep the whole batch (its words) alive
         ids.append(pa.concat_arrays([batch.column("id")]))
         rank_hashes.append(batch.column("rank_hash").to_numpy().copy())
     empty = pa.table({"item": pa.array([], pa.string()), "key": pa.array([], pa.string())})
-    count = sum(len(h) for h in rank_hashes)
-    if count < 2:
+    if sum(len(h) for h in rank_hashes) < 2:
         return empty
-    bigrams = np.concatenate(bigram_parts)
-    del bigram_parts
+    bigrams = bigram_spool.read()
     offsets = np.concatenate([[0], *offset_parts])
+    del offset_parts
     rank = np.concatenate(rank_hashes)  # equal hashes of two ids keep the store's order
-    candidates = _band_candidates(band_parts, rank)
-    del band_parts
+    del rank_hashes
+    candidates = _band_candidates([spool.read() for spool in band_spools], rank)
     kept = candidates[_jaccard(bigrams, offsets, candidates) >= params.similar_threshold]
     if len(kept) == 0:
         return empty
+    members, local = np.unique(kept, return_inverse=True)  # the graph of matched posts only
     membership = np.asarray(
-        igraph.Graph(n=count, edges=kept.tolist()).connected_components().membership
+        igraph.Graph(n=len(members), edges=local.reshape(-1, 2).tolist())
+        .connected_components()
+        .membership
     )
-    members = np.unique(kept)
-    members = members[np.lexsort((rank[members], membership[members]))]
-    cluster = membership[members]
+    order = np.lexsort((rank[members], membership))
+    members, cluster = members[order], membership[order]
     starts = np.concatenate([[True], cluster[1:] != cluster[:-1]])
     first = members[np.flatnonzero(starts)][np.cumsum(starts) - 1]  # lowest rank per cluster
     item_ids = pa.chunked_array(ids)
@@ -139,7 +169,7 @@ def _band_keys(values: np.ndarray, offsets: np.ndarray, params: CoordinationPara
     return out
 
 
-def _band_candidates(band_parts: list[np.ndarray], rank: np.ndarray) -> np.ndarray:
+def _band_candidates(bands: list[np.ndarray], rank: np.ndarray) -> np.ndarray:
     """(n × 2) post pairs, deduplicated: each post with the first post (lowest ``rank``) of
     every band bucket it shares with another post.
 
@@ -152,8 +182,8 @@ def _band_candidates(band_parts: list[np.ndarray], rank: np.ndarray) -> np.ndarr
     low = np.uint64((1 << bits) - 1)
     number = np.arange(posts_total, dtype=np.uint64)
     pairs = []
-    for band in range(band_parts[0].shape[0]):
-        key = np.concatenate([part[band] for part in band_parts])
+    for band_keys in bands:
+        key = np.asarray(band_keys)
         packed = np.sort((key & ~low) | number)
         same = (packed[1:] >> np.uint64(bits)) == (packed[:-1] >> np.uint64(bits))
         in_shared = np.concatenate([same, [False]]) | np.concatenate([[False], same])
