@@ -107,5 +107,10 @@ class Store:
         return {name: int(self.scalar(f"SELECT count(*) FROM {name}")) for name in tables}
 
 
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (for names DuckDB cannot take as parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def open_store(settings: Settings) -> Store:
     return Store(settings.db, settings)

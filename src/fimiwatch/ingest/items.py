@@ -33,6 +33,7 @@ from fimiwatch.ingest.base import (
 )
 from fimiwatch.ingest.jsondoc import JsonTooDeep, loads_bounded
 from fimiwatch.ingest.records import BOM, csv_layout, iter_line_chunks
+from fimiwatch.store import sql_literal
 
 BATCH_ROWS = 250_000
 PARSE_ROWS = 16_384
@@ -47,10 +48,6 @@ def _parser() -> duckdb.DuckDBPyConnection:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _header(head: bytes) -> list[str]:
@@ -77,7 +74,7 @@ def _extra_sql(columns: list[str], known: set[str]) -> str:
     unknown = [c for c in columns if c not in known]
     if not unknown:
         return "CAST(NULL AS VARCHAR)"
-    pairs = ", ".join(f"{_literal(c)}, {_quote(c)}" for c in unknown)
+    pairs = ", ".join(f"{sql_literal(c)}, {_quote(c)}" for c in unknown)
     return f"nullif(CAST(json_merge_patch('{{}}', json_object({pairs})) AS VARCHAR), '{{}}')"
 
 
@@ -119,10 +116,10 @@ def _jsonl_sql() -> str:
     the key list (to keep unknown keys in ``extra``). Failures are explained only for the
     lines that fail, so clean lines never pay for the diagnosis.
     """
-    known = "[" + ", ".join(_literal(k) for k in sorted(ITEM_KEYS)) + "]"
+    known = "[" + ", ".join(sql_literal(k) for k in sorted(ITEM_KEYS)) + "]"
     removal = "{" + ",".join(f'"{k}":null' for k in sorted(ITEM_KEYS)) + "}"
-    text_paths = "[" + ", ".join(_literal(f"$.{k}") for k in TEXT_COLUMNS) + "]"
-    list_paths = "[" + ", ".join(_literal(f"$.{k}") for k in LIST_COLUMNS) + "]"
+    text_paths = "[" + ", ".join(sql_literal(f"$.{k}") for k in TEXT_COLUMNS) + "]"
+    list_paths = "[" + ", ".join(sql_literal(f"$.{k}") for k in LIST_COLUMNS) + "]"
     columns = ",\n".join(f"v[{i}] AS {k}" for i, k in enumerate(TEXT_COLUMNS, start=1))
     lists = ",\n".join(
         f"""CASE
@@ -275,9 +272,9 @@ class _CsvReader:
             # DuckDB would take the rest of the file for the header and read no rows at all.
             raise ReadError(f"{name}: line 1: unterminated quote in the header")
         con = _parser()
-        column_types = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
+        column_types = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in columns)
         source = (
-            f"read_csv({_literal(str(path))}, header=true, delim=',', quote='\"', escape='\"', "
+            f"read_csv({sql_literal(str(path))}, header=true, delim=',', quote='\"', escape='\"', "
             f"store_rejects=true, max_line_size={settings.max_record_bytes}, "
             f"auto_detect=false, columns={{{column_types}}})"
         )

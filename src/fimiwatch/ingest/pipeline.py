@@ -21,7 +21,7 @@ from fimiwatch.config import Settings
 from fimiwatch.ingest.base import InputDocument, Reader, ReadError, in_batches
 from fimiwatch.ingest.normalise import normalise_sql
 from fimiwatch.quarantine import append_quarantine
-from fimiwatch.store import Store
+from fimiwatch.store import Store, sql_literal
 
 Progress = Callable[[int], None]
 
@@ -143,7 +143,7 @@ def ingest_document(
         ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
         items_row = _table_row(con, "items", {"ingest_id": str(ingest_id)})
         quarantine_row = _table_row(
-            con, "quarantine", {"ingest_id": str(ingest_id), "input": _sql_text(document.name)}
+            con, "quarantine", {"ingest_id": str(ingest_id), "input": sql_literal(document.name)}
         )
         pending: list[pa.Table] = []
 
@@ -195,10 +195,6 @@ def _table_row(con: duckdb.DuckDBPyConnection, table: str, constants: dict[str, 
         row[0] for row in con.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall()
     ]
     return ", ".join(f"{constants[n]} AS {n}" if n in constants else n for n in names)
-
-
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _record_json(alias: str = "") -> str:
