@@ -39,11 +39,10 @@ class LaunderingDetector(Detector):
     def run(self, store: Store) -> list[Finding]:
         copies = find_copies(store, self.params)
         disarm, attack = techniques_for(self.finding_type)
-        by_copy: dict[str, list[Copy]] = defaultdict(list)
-        for found in copies:
-            by_copy[found.copy["id"]].append(found)
+        # find_copies keeps one origin per copy: one finding per pair
         findings = [
-            self._copy_finding(pairs, disarm, attack) for _, pairs in sorted(by_copy.items())
+            self._copy_finding(pair, disarm, attack)
+            for pair in sorted(copies, key=lambda p: p.copy["id"])
         ]
         by_outlet: dict[str, list[Copy]] = defaultdict(list)
         for found in copies:
@@ -52,53 +51,47 @@ class LaunderingDetector(Detector):
         findings += [
             self._outlet_finding(outlet, pairs, disarm, attack)
             for outlet, pairs in sorted(by_outlet.items())
-            if len({p.copy["id"] for p in pairs}) >= self.params.min_outlet_copies
+            if len(pairs) >= self.params.min_outlet_copies
         ]
         return findings
 
     def _copy_finding(
-        self, pairs: list[Copy], disarm: tuple[str, ...], attack: tuple[str, ...]
+        self, pair: Copy, disarm: tuple[str, ...], attack: tuple[str, ...]
     ) -> Finding:
-        pairs = sorted(pairs, key=lambda p: (-p.origin_coverage, p.origin["id"]))
-        best, copy = pairs[0], pairs[0].copy
-        attributed = all(p.attributed for p in pairs)
-        score = best.origin_coverage * min(1.0, best.similarity)
-        score = round(score * (ATTRIBUTED_DISCOUNT if attributed else 1.0), 4)
-        origins = ", ".join(f"{p.origin['source']} {p.origin['id']}" for p in pairs)
-        credit = "names its origin" if attributed else "does not name its origin"
+        origin, copy = pair.origin, pair.copy
+        score = pair.origin_coverage * min(1.0, pair.similarity)
+        score = round(score * (ATTRIBUTED_DISCOUNT if pair.attributed else 1.0), 4)
+        credit = "names its origin" if pair.attributed else "does not name its origin"
         summary = (
             f"{copy['source'] or 'an unknown outlet'} ({copy['lang'] or '?'}) reused "
-            f"{best.origin_coverage:.0%} of {origins} ({best.origin['lang'] or '?'}), "
-            f"{len(best.aligned)} passages aligned, {best.lag_seconds / 86400:.1f} days later; "
-            f"it {credit}."
+            f"{pair.origin_coverage:.0%} of {origin['source']} {origin['id']} "
+            f"({origin['lang'] or '?'}), {len(pair.aligned)} passages aligned, "
+            f"{pair.lag_seconds / 86400:.1f} days later; it {credit}."
         )
         return Finding(
             id=finding_id(self.finding_type, f"copy\x1f{copy['id']}"),
             type=self.finding_type,
-            title=f"{copy['source'] or copy['id']} republished {best.origin['source']} content"
-            + ("" if attributed else " without attribution"),
+            title=f"{copy['source'] or copy['id']} republished {origin['source']} content"
+            + ("" if pair.attributed else " without attribution"),
             summary=summary,
             score=score,
             severity=severity_for(score),
-            first_seen=min(p.origin["published_at"] for p in pairs),
+            first_seen=origin["published_at"],
             last_seen=copy["published_at"],
-            item_ids=(*(p.origin["id"] for p in pairs), copy["id"]),
-            source_ids=tuple(
-                dict.fromkeys(s for p in pairs for s in (p.origin["source"], copy["source"]) if s)
-            ),
+            item_ids=(origin["id"], copy["id"]),
+            source_ids=tuple(dict.fromkeys(s for s in (origin["source"], copy["source"]) if s)),
             disarm=disarm,
             attack=attack,
-            evidence={"pairs": [p.evidence_pair() for p in pairs]},
+            evidence={"pairs": [pair.evidence_pair()]},
         )
 
     def _outlet_finding(
         self, outlet: str, pairs: list[Copy], disarm: tuple[str, ...], attack: tuple[str, ...]
     ) -> Finding:
-        copies = {p.copy["id"]: p for p in sorted(pairs, key=lambda p: -p.origin_coverage)}
-        count = len(copies)
-        unattributed = sum(1 for p in copies.values() if not p.attributed) / count
-        lag_days = statistics.median(p.lag_seconds for p in copies.values()) / 86400
-        languages = sorted({p.copy["lang"] or "?" for p in copies.values()})
+        count = len(pairs)
+        unattributed = sum(1 for p in pairs if not p.attributed) / count
+        lag_days = statistics.median(p.lag_seconds for p in pairs) / 86400
+        languages = sorted({p.copy["lang"] or "?" for p in pairs})
         origin_sources = sorted({p.origin["source"] for p in pairs})
         suggestion = "proxy" if unattributed >= PROXY_UNATTRIBUTED_SHARE else None
         score = round(min(1.0, count / 10) * (0.5 + 0.5 * unattributed), 4)
@@ -116,7 +109,7 @@ class LaunderingDetector(Detector):
             severity=severity_for(score),
             first_seen=min(p.copy["published_at"] for p in pairs),
             last_seen=max(p.copy["published_at"] for p in pairs),
-            item_ids=tuple(copies),
+            item_ids=tuple(sorted(p.copy["id"] for p in pairs)),
             source_ids=(outlet, *origin_sources),
             disarm=disarm,
             attack=attack,

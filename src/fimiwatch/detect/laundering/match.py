@@ -141,6 +141,7 @@ def _nearest(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     from usearch.index import Index
 
     index = Index(ndim=base.shape[1], metric="ip", dtype="f32")
-    index.add(np.arange(len(base)), base)
-    found = index.search(queries, k)
+    # one thread: a multi-threaded build links the graph in a different order each run
+    index.add(np.arange(len(base)), base, threads=1)
+    found = index.search(queries, k, threads=1)
     return found.keys.astype(np.int64), (1.0 - found.distances).astype(np.float32)
