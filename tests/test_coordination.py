@@ -16,6 +16,8 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fimiwatch.config import Settings
 from fimiwatch.detect.coordination.detector import CoordinationDetector
@@ -214,6 +216,33 @@ def test_co_similar_hot_bucket_is_linear(store: Store, tmp_path: Path) -> None:
     keys = similar_keys(store, CoordinationParams())
     assert time.perf_counter() - started < 20
     assert keys.num_rows == 5000 and len(set(keys["key"].to_pylist())) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 60).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120),
+        )
+    )
+)
+def test_similar_components_match_networkx(graph: tuple[int, list[tuple[int, int]]]) -> None:
+    """Posts fall in one co-similar cluster exactly when they are connected by matched pairs."""
+    import numpy as np
+
+    from fimiwatch.detect.coordination.similar import _components
+
+    nodes, pairs = graph
+    labels = _components(nodes, np.array(pairs, dtype=np.int64).reshape(-1, 2)).tolist()
+    reference = nx.Graph()
+    reference.add_nodes_from(range(nodes))
+    reference.add_edges_from(pairs)
+    components = {frozenset(c) for c in nx.connected_components(reference)}
+    by_label: dict[int, set[int]] = {}
+    for node, label in enumerate(labels):
+        by_label.setdefault(label, set()).add(node)
+    assert {frozenset(c) for c in by_label.values()} == components
 
 
 # --- the window ---------------------------------------------------------------------------
