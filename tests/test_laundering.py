@@ -180,6 +180,7 @@ def test_hnsw_index_finds_the_same_neighbours_as_exact_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from fimiwatch.detect.laundering import match
+    from fimiwatch.enrich.embeddings import nearest
 
     rng = np.random.default_rng(7)
     origins = rng.standard_normal((300, 32)).astype(np.float32)
@@ -187,7 +188,7 @@ def test_hnsw_index_finds_the_same_neighbours_as_exact_search(
     copies = origins[:50] + 0.05 * rng.standard_normal((50, 32)).astype(np.float32)
     copies /= np.linalg.norm(copies, axis=1, keepdims=True)
     exact = match.embedding_pairs(origins, copies, neighbours=1, min_cosine=0.9)
-    monkeypatch.setattr(match, "EXACT_BELOW", 0)
+    monkeypatch.setattr(nearest, "EXACT_BELOW", 0)
     indexed = match.embedding_pairs(origins, copies, neighbours=1, min_cosine=0.9)
     assert indexed.column("origin").to_pylist() == exact.column("origin").to_pylist()
     assert exact.column("origin").to_pylist() == list(range(50))

@@ -50,8 +50,14 @@ sources_app = typer.Typer(
     help="The source registry: outlets and accounts, and whom they speak for."
 )
 watchlist_app = typer.Typer(help="Watched people, organisations, elections and domains.")
+narratives_app = typer.Typer(
+    help="Narratives: load definitions (example claims in any language), see daily counts "
+    "and charts of what `fimiwatch run` assigned.",
+    no_args_is_help=True,
+)
 app.add_typer(sources_app, name="sources")
 app.add_typer(watchlist_app, name="watchlist")
+app.add_typer(narratives_app, name="narratives")
 app.add_typer(kb_app, name="kb")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
@@ -59,6 +65,12 @@ app.add_typer(import_app, name="import")
 
 class BadInput(Exception):
     """Exit 2 with this message."""
+
+
+class FindingsFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
 
 
 @app.callback()
@@ -205,6 +217,103 @@ def watchlist_load(
         _report_reference(ctx, store, "watchlist entries", load_watchlist(store, watchlist))
 
 
+@narratives_app.command("load")
+def narratives_load(
+    ctx: typer.Context,
+    definitions: Annotated[Path, typer.Argument(help="Narrative definitions CSV.")],
+) -> None:
+    """Load narrative definitions: columns narrative,name,claim,lang,threshold,notes.
+
+    One example claim per row, in any language; rows with the same narrative key form one
+    narrative, which replaces a loaded narrative of that key. Items are matched to the claims
+    across languages at the next `fimiwatch run`.
+    """
+    from fimiwatch.detect.narratives.definitions import load_narratives
+
+    with _store(ctx) as store:
+        _report_reference(ctx, store, "narrative claims", load_narratives(store, definitions))
+
+
+@narratives_app.command("list")
+def narratives_list(ctx: typer.Context) -> None:
+    """Defined narratives (with their claims) and the items the last run assigned to each."""
+    with _store(ctx) as store:
+        rows = store.rows(
+            """SELECT coalesce(c.narrative, a.narrative) AS narrative,
+                      coalesce(c.name, a.name) AS name, coalesce(a.kind, 'defined') AS kind,
+                      c.claims, coalesce(a.items, 0) AS items
+               FROM (SELECT narrative, any_value(name) AS name, count(*) AS claims
+                     FROM narrative_claims GROUP BY ALL) c
+               FULL JOIN (SELECT narrative, any_value(name) AS name, any_value(kind) AS kind,
+                          count(*) AS items FROM narrative_items GROUP BY ALL) a
+               USING (narrative) ORDER BY kind, narrative"""
+        )
+    _print_table(rows, ["narrative", "name", "kind", "claims", "items"])
+
+
+class Dimension(StrEnum):
+    lang = "lang"
+    country = "country"
+    affiliation = "affiliation"
+
+
+@narratives_app.command("counts")
+def narratives_counts(
+    ctx: typer.Context,
+    by: Annotated[
+        list[Dimension] | None, typer.Option("--by", help="Split each day's count (repeatable).")
+    ] = None,
+    format: Annotated[FindingsFormat, typer.Option("--format")] = FindingsFormat.table,
+) -> None:
+    """Items per narrative and UTC day, from the last run; split by language, country or
+    source affiliation with --by."""
+    from fimiwatch.detect.narratives.series import daily_counts
+
+    with _store(ctx) as store:
+        rows = daily_counts(store, tuple(d.value for d in by or []))
+    columns = ["narrative", "name", "day", *(d.value for d in by or []), "items"]
+    if format is FindingsFormat.jsonl:
+        for row in rows:
+            sys.stdout.buffer.write(orjson.dumps(row, default=str) + b"\n")
+    elif format is FindingsFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows([row[c] for c in columns] for row in rows)
+    else:
+        _print_table(rows, columns)
+
+
+@narratives_app.command("chart")
+def narratives_chart(
+    ctx: typer.Context,
+    narrative: Annotated[str, typer.Argument(help="Narrative key or finding id.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Chart file: .png, .svg or .html (self-contained).")
+    ],
+) -> None:
+    """Draw a narrative's items per day, surge days in red, from its finding."""
+    from fimiwatch.report.charts import daily_chart_html, daily_chart_png, daily_chart_svg
+
+    suffix = out_path.suffix.lower()
+    if suffix not in (".png", ".svg", ".html"):
+        raise BadInput(f"{out_path}: the chart file must end in .png, .svg or .html")
+    with _store(ctx) as store:
+        found = [
+            f for f in load_findings(store, "narrative")
+            if narrative in (f["id"], f["evidence"].get("narrative"))
+        ]  # fmt: skip
+    if not found:
+        raise BadInput(f"no narrative finding {narrative!r}; `fimiwatch findings --type narrative`")
+    evidence, title = found[0]["evidence"], found[0]["title"]
+    if suffix == ".png":
+        out_path.write_bytes(daily_chart_png(evidence, title))
+    elif suffix == ".svg":
+        out_path.write_text(daily_chart_svg(evidence), encoding="utf-8")
+    else:
+        out_path.write_text(daily_chart_html(evidence, title), encoding="utf-8")
+    console.print(f"Chart written to {out_path}")
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -245,12 +354,6 @@ def _print_run_summary(summary: Any, counts: dict[str, int]) -> None:
         table.add_row(name, str(found), f"{seconds:.2f}")
     if summary.detectors:
         console.print(table)
-
-
-class FindingsFormat(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
-    csv = "csv"
 
 
 FINDING_COLUMNS = ["id", "type", "severity", "score", "title", "first_seen", "last_seen"]

@@ -10,6 +10,7 @@ from typing import Any
 from rich.progress import Progress
 
 from fimiwatch.config import Settings
+from fimiwatch.detect.narratives.definitions import load_narratives
 from fimiwatch.findings import load_findings
 from fimiwatch.ingest.base import ReadError
 from fimiwatch.ingest.pipeline import (
@@ -54,6 +55,7 @@ def run_demo(settings: Settings, progress: Progress, report: Path) -> DemoResult
         load_sources(store, root / "registry" / "sources.csv")
         ensure_reference_data(store)
         load_watchlist(store, root / "watchlist" / "watchlist.csv")
+        load_narratives(store, root / "narratives" / "narratives.csv")
         names = list(expand_inputs([str(root / folder) for folder in CORPUS_FOLDERS]))
         files = progress.add_task("ingesting the demo corpus", total=len(names))
         ingested = []

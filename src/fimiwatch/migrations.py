@@ -200,4 +200,29 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        6,
+        "narratives: analysts' definitions (example claims) and the items each run assigns",
+        """
+        CREATE TABLE narrative_claims (
+            narrative VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            claim VARCHAR NOT NULL,
+            lang VARCHAR,
+            threshold DOUBLE,
+            keywords VARCHAR[],
+            notes VARCHAR,
+            loaded_from VARCHAR,
+            PRIMARY KEY (narrative, claim)
+        );
+        CREATE TABLE narrative_items (
+            narrative VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            similarity DOUBLE NOT NULL,
+            PRIMARY KEY (narrative, item_id)
+        );
+        """,
+    ),
 )

@@ -10,5 +10,6 @@ from fimiwatch.plugins import hookimpl
 def fimiwatch_detectors() -> list[type[Detector]]:
     from fimiwatch.detect.coordination.detector import CoordinationDetector
     from fimiwatch.detect.laundering.detector import LaunderingDetector
+    from fimiwatch.detect.narratives.detector import NarrativeDetector
 
-    return [CoordinationDetector, LaunderingDetector]
+    return [CoordinationDetector, LaunderingDetector, NarrativeDetector]

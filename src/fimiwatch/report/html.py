@@ -1,7 +1,8 @@
 """A self-contained HTML brief of what the store holds and what was found.
 
 Everything shown comes from ingested (hostile) data, so the template autoescapes and the page
-loads nothing from outside itself.
+loads nothing from outside itself. Narrative charts are inline SVG that matplotlib drew
+(``charts.py``): the one markup not escaped, and it holds no input text.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from fimiwatch.findings import FINDING_TYPES, load_findings
+from fimiwatch.report.charts import daily_chart_svg
 from fimiwatch.store import Store
 
 EVIDENCE_ITEMS_SHOWN = 5
@@ -43,6 +46,11 @@ def report_context(store: Store, since: datetime | None = None) -> dict[str, Any
         )
     }
     return {
+        "charts": {
+            f["id"]: Markup(daily_chart_svg(f["evidence"]))
+            for f in findings
+            if f["type"] == "narrative"
+        },
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "counts": store.counts(),
         "by_type": {t: [f for f in findings if f["type"] == t] for t in FINDING_TYPES},

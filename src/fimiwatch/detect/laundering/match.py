@@ -10,8 +10,8 @@ filter.
   passages (boilerplate, stock phrases) are left out, so a common phrase cannot make the join
   quadratic. Texts in scripts without spaces (Chinese, Japanese) use character 4-grams.
 - **Embeddings** (cross-language reuse): each copy passage's ``neighbours`` nearest origin
-  passages by cosine, from a usearch HNSW index (exact search below ``EXACT_BELOW`` origin
-  passages), kept at or above the threshold; each (origin, candidate) article pair so found
+  passages by cosine (``enrich.embeddings.nearest``: exact for small sets, else an HNSW
+  index), kept at or above the threshold; each (origin, candidate) article pair so found
   is then aligned passage to passage and only *specific* matches count
   (``specific_alignment``).
 """
@@ -22,9 +22,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-EXACT_BELOW = 20_000
-"""Origin passages under which the nearest neighbours are computed exactly (one matrix
-product), above which an HNSW index answers."""
+from fimiwatch.enrich.embeddings.nearest import nearest
 
 
 def shingle_pairs(
@@ -94,11 +92,11 @@ def embedding_pairs(
     if len(origin_vectors) == 0 or len(copy_vectors) == 0:
         return empty
     k = min(neighbours, len(origin_vectors))
-    nearest, cosines = _nearest(origin_vectors, copy_vectors, k)
+    found, cosines = nearest(origin_vectors, copy_vectors, k)
     copies = np.repeat(np.arange(len(copy_vectors)), k)
     keep = (cosines >= min_cosine).reshape(-1)
     return pa.table({
-        "copy": pa.array(copies[keep]), "origin": pa.array(nearest.reshape(-1)[keep]),
+        "copy": pa.array(copies[keep]), "origin": pa.array(found.reshape(-1)[keep]),
         "similarity": pa.array(cosines.reshape(-1)[keep].astype(np.float64)),
     })  # fmt: skip
 
@@ -130,18 +128,3 @@ def specific_alignment(
         if gap >= min_gap:
             aligned.append((i, j, cosine, gap))
     return aligned
-
-
-def _nearest(base: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest rows of ``base`` to each query, and their cosines (unit vectors)."""
-    if len(base) < EXACT_BELOW:
-        similarity = queries @ base.T
-        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-        return nearest, np.take_along_axis(similarity, nearest, axis=1)
-    from usearch.index import Index
-
-    index = Index(ndim=base.shape[1], metric="ip", dtype="f32")
-    # one thread: a multi-threaded build links the graph in a different order each run
-    index.add(np.arange(len(base)), base, threads=1)
-    found = index.search(queries, k, threads=1)
-    return found.keys.astype(np.int64), (1.0 - found.distances).astype(np.float32)

@@ -1,0 +1,2 @@
+"""Narratives: analysts' definitions matched across languages, recurring ones discovered, and
+their daily counts tested for surges."""
