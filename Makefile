@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_mentions.py --items 1000000
 	$(BIN)/python bench/bench_coordination.py
 	$(BIN)/python bench/bench_laundering.py
+	$(BIN)/python bench/bench_narratives.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

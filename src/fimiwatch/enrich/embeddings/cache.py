@@ -55,7 +55,7 @@ def embed_texts(
         ).fetchall()
     ]
     if missing:
-        vectors = _embed_all(backend, missing, model.processes, progress)
+        vectors = embed_uncached(backend, missing, model.processes, progress)
         scratch.register("new_vectors", pa.table({
             "text": pa.array(missing, pa.string()),
             "vector": pa.FixedSizeListArray.from_arrays(
@@ -87,9 +87,11 @@ def _batches(texts: list[str]) -> Iterator[list[str]]:
         yield texts[start : start + BATCH]
 
 
-def _embed_all(
-    backend: str, texts: list[str], processes: int, progress: Progress | None
+def embed_uncached(
+    backend: str, texts: list[str], processes: int, progress: Progress | None = None
 ) -> np.ndarray:
+    """Embed every text, bypassing the cache, in ``processes`` workers (0: one per core).
+    The raw throughput the benchmarks compare detectors with."""
     workers = processes or os.cpu_count() or 1
     parts: list[np.ndarray] = []
     if workers <= 1 or len(texts) < POOL_MIN_TEXTS:
