@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from fimiwatch import plugins
 from fimiwatch.cli_kb import kb_app
@@ -58,6 +59,11 @@ narratives_app = typer.Typer(
 app.add_typer(sources_app, name="sources")
 app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(narratives_app, name="narratives")
+triage_app = typer.Typer(
+    help="Judge one artefact you were handed: a suspicious mail (a profile comes later).",
+    no_args_is_help=True,
+)
+app.add_typer(triage_app, name="triage")
 app.add_typer(kb_app, name="kb")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
@@ -312,6 +318,37 @@ def narratives_chart(
     else:
         out_path.write_text(daily_chart_html(evidence, title), encoding="utf-8")
     console.print(f"Chart written to {out_path}")
+
+
+@triage_app.command("email")
+def triage_email(
+    ctx: typer.Context,
+    message: Annotated[Path, typer.Argument(help="A message (.eml) or a mailbox (.mbox).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Triage a mail for spear-phishing: verdict (malicious, suspicious, benign), score and
+    the indicators behind it, with ATT&CK ids. Nothing the mail links to is fetched and no
+    attachment is opened. A mailbox gives one verdict per message (JSON Lines with --json)."""
+    from fimiwatch.triage.email import triage_mailbox
+
+    verdicts = triage_mailbox(message, _settings(ctx).ingest)
+    for label, verdict in verdicts:
+        if as_json:
+            payload = (
+                verdict.to_dict() if len(verdicts) == 1 else {"message": label, **verdict.to_dict()}
+            )
+            sys.stdout.buffer.write(orjson.dumps(payload) + b"\n")
+            continue
+        # mail text is hostile: printed as plain Text, never read as rich markup
+        attack = f"  ATT&CK {', '.join(verdict.attack)}" if verdict.attack else ""
+        out.print(Text(f"{label}: {verdict.verdict} (score {verdict.score:.2f}){attack}"))
+        table = Table("weight", "indicator", "why", "evidence")
+        for indicator in verdict.indicators:
+            evidence = orjson.dumps(indicator.evidence).decode()[:200]
+            table.add_row(f"{indicator.weight:.2f}", indicator.id, Text(indicator.description),
+                          Text(evidence))  # fmt: skip
+        if verdict.indicators:
+            out.print(table)
 
 
 @app.command()

@@ -11,5 +11,6 @@ def fimiwatch_detectors() -> list[type[Detector]]:
     from fimiwatch.detect.coordination.detector import CoordinationDetector
     from fimiwatch.detect.laundering.detector import LaunderingDetector
     from fimiwatch.detect.narratives.detector import NarrativeDetector
+    from fimiwatch.detect.phishing import PhishingDetector
 
-    return [CoordinationDetector, LaunderingDetector, NarrativeDetector]
+    return [CoordinationDetector, LaunderingDetector, NarrativeDetector, PhishingDetector]

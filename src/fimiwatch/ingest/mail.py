@@ -99,12 +99,12 @@ class MboxReader:
         if document.size() > settings.max_file_bytes:
             raise ReadError(f"{document.name}: over the limit of {settings.max_file_bytes} bytes")
         with document.open() as handle:
-            messages = _mbox_messages(handle, settings.max_document_bytes, document.name)
+            messages = mbox_messages(handle, settings.max_document_bytes, document.name)
             while chunk := list(islice(messages, MESSAGES_PER_BATCH)):
                 yield _batch(chunk, settings)
 
 
-def _mbox_messages(
+def mbox_messages(
     handle: IO[bytes], max_bytes: int, name: str
 ) -> Iterator[tuple[int, bytes | None]]:
     """``(message number, raw message)``; ``None`` for a message over ``max_bytes``.
@@ -151,7 +151,7 @@ def _batch(messages: list[tuple[int, bytes | None]], settings: IngestSettings) -
         if raw is None:
             rejects.append((line, f"message over {settings.max_document_bytes} bytes", ""))
             continue
-        record, reason = _read_message(raw, settings)
+        record, reason = read_message(raw, settings)
         if record is None:
             rejects.append((line, reason, raw[:4096].decode("utf-8", "replace")))
         else:
@@ -159,7 +159,7 @@ def _batch(messages: list[tuple[int, bytes | None]], settings: IngestSettings) -
     return make_batch(rows, rejects)
 
 
-def _read_message(raw: bytes, settings: IngestSettings) -> tuple[dict[str, Any] | None, str]:
+def read_message(raw: bytes, settings: IngestSettings) -> tuple[dict[str, Any] | None, str]:
     """The item record of one raw message, or ``(None, reason)``."""
     bounded, cut = _cut_structure(raw, 2 * settings.max_mail_parts)
     try:

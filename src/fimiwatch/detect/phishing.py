@@ -1,0 +1,116 @@
+"""The ``phishing`` detector: every ingested mail triaged (``triage/email.py``); one finding per
+mail judged suspicious or malicious, with its indicators as evidence.
+
+The watchlist's domains (its ``domain`` rows and the domains of watched people and
+organisations) join the built-in reference domains, so a lookalike of a watched parliament's
+domain is caught, and recipients on the watchlist become the finding's targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+
+from fimiwatch.detect.base import Detector
+from fimiwatch.findings import Finding, finding_id, severity_for
+from fimiwatch.intel.disarm import techniques_for
+from fimiwatch.store import Store
+from fimiwatch.triage.domains import Reference, builtin_references, domain_of
+from fimiwatch.triage.email import triage_record
+
+MAILS_SQL = """
+    SELECT id, title, text, links, published_at, account_id, extra
+    FROM items WHERE platform = 'email' ORDER BY id
+"""
+
+
+@dataclass(frozen=True)
+class PhishingParams:
+    report: tuple[str, ...] = ("malicious", "suspicious")
+    """Verdicts that become findings."""
+
+
+class PhishingDetector(Detector):
+    """Spear-phishing, tracking pixels and lookalike domains in ingested mail."""
+
+    name: ClassVar[str] = "phishing"
+    finding_type: ClassVar[str] = "phishing"
+    description: ClassVar[str] = __doc__ or ""
+    Params: ClassVar[type] = PhishingParams
+    params: PhishingParams
+
+    def run(self, store: Store) -> list[Finding]:
+        references, watched = _references(store)
+        disarm, _ = techniques_for(self.finding_type)
+        findings = []
+        for row in store.rows(MAILS_SQL):
+            extra = orjson.loads(row["extra"]) if row["extra"] else {}
+            record = {**row, "links": row["links"] or [], "mail": extra.get("mail") or {}}
+            verdict = triage_record(record, references)
+            if verdict.verdict in self.params.report:
+                findings.append(self._finding(record, verdict.to_dict(), watched, disarm))
+        return findings
+
+    def _finding(
+        self,
+        record: dict[str, Any],
+        verdict: dict[str, Any],
+        watched: dict[str, str],
+        disarm: tuple[str, ...],
+    ) -> Finding:
+        mail = record["mail"]
+        sender = (mail.get("from") or [{}])[0]
+        addressed = [*(mail.get("to") or []), *(mail.get("cc") or [])]
+        recipients = [a.get("address", "").lower() for a in addressed]
+        keys = [(a.get("name") or "").casefold() for a in addressed]
+        keys += [domain_of(r) for r in recipients]
+        targets = sorted({watched[k] for k in keys if k in watched})
+        strongest = max(verdict["indicators"], key=lambda i: i["weight"])
+        return Finding(
+            id=finding_id(self.finding_type, record["id"]),
+            type=self.finding_type,
+            title=f"{verdict['verdict'].capitalize()} mail: "
+            + (record.get("title") or "(no subject)"),
+            summary=(
+                f"From {sender.get('name') or ''} <{sender.get('address') or '?'}> to "
+                f"{', '.join(recipients) or '?'}; {len(verdict['indicators'])} indicators, "
+                f"strongest: {strongest['description']}."
+            ),
+            score=verdict["score"],
+            severity=severity_for(verdict["score"]),
+            first_seen=record["published_at"],
+            last_seen=record["published_at"],
+            item_ids=(record["id"],),
+            account_ids=tuple(a for a in (record.get("account_id"),) if a),
+            targets=tuple(targets),
+            disarm=disarm,
+            attack=tuple(verdict["attack"]),
+            evidence={
+                **verdict,
+                "sender_domain": domain_of(sender.get("address")),
+                "link_domains": sorted({
+                    i["evidence"]["lookalike_domain"] for i in verdict["indicators"]
+                    if i["id"] == "lookalike-domain"
+                }),
+                "recipients": recipients,
+            },
+        )  # fmt: skip
+
+
+def _references(store: Store) -> tuple[tuple[Reference, ...], dict[str, str]]:
+    """Built-in and watched reference domains; and the watched people (by name and alias,
+    case-folded) and domains a recipient can be."""
+    rows = store.rows("SELECT kind, name, aliases, domains FROM watchlist ORDER BY kind, name")
+    references = list(builtin_references())
+    watched: dict[str, str] = {}
+    for row in rows:
+        for domain in row["domains"] or []:
+            references.append(Reference(row["name"], domain.lower(), "watched"))
+            if row["kind"] == "domain":
+                watched.setdefault(domain.lower(), row["name"])
+        if row["kind"] == "person":
+            for name in (row["name"], *(row["aliases"] or [])):
+                watched.setdefault(name.casefold(), row["name"])
+    return tuple(references), watched
