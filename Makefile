@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_laundering.py
 	$(BIN)/python bench/bench_narratives.py
 	$(BIN)/python bench/bench_phishing.py
+	$(BIN)/python bench/bench_recruitment.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

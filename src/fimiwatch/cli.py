@@ -60,7 +60,8 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(narratives_app, name="narratives")
 triage_app = typer.Typer(
-    help="Judge one artefact you were handed: a suspicious mail (a profile comes later).",
+    help="Judge one artefact you were handed: a suspicious mail or a professional-network "
+    "profile that approached someone.",
     no_args_is_help=True,
 )
 app.add_typer(triage_app, name="triage")
@@ -333,22 +334,43 @@ def triage_email(
 
     verdicts = triage_mailbox(message, _settings(ctx).ingest)
     for label, verdict in verdicts:
-        if as_json:
-            payload = (
-                verdict.to_dict() if len(verdicts) == 1 else {"message": label, **verdict.to_dict()}
-            )
-            sys.stdout.buffer.write(orjson.dumps(payload) + b"\n")
-            continue
-        # mail text is hostile: printed as plain Text, never read as rich markup
-        attack = f"  ATT&CK {', '.join(verdict.attack)}" if verdict.attack else ""
-        out.print(Text(f"{label}: {verdict.verdict} (score {verdict.score:.2f}){attack}"))
-        table = Table("weight", "indicator", "why", "evidence")
-        for indicator in verdict.indicators:
-            evidence = orjson.dumps(indicator.evidence).decode()[:200]
-            table.add_row(f"{indicator.weight:.2f}", indicator.id, Text(indicator.description),
-                          Text(evidence))  # fmt: skip
-        if verdict.indicators:
-            out.print(table)
+        _print_verdict(label, verdict, len(verdicts) > 1, as_json)
+
+
+@triage_app.command("profile")
+def triage_profile_command(
+    ctx: typer.Context,
+    profile: Annotated[Path, typer.Argument(help="Profile JSON (DESIGN, 'Profiles').")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Triage a professional-network profile for the recruitment-persona pattern: verdict
+    (high, medium, low), score and weighted indicators with evidence. A file of several
+    profiles gives one verdict each (JSON Lines with --json)."""
+    from fimiwatch.triage.profile import triage_profiles
+
+    verdicts = triage_profiles(profile, _settings(ctx).ingest)
+    for number, verdict in enumerate(verdicts, start=1):
+        label = str(profile) if len(verdicts) == 1 else f"{profile}#{number}"
+        _print_verdict(label, verdict, as_json and len(verdicts) > 1, as_json)
+
+
+def _print_verdict(label: str, verdict: Any, labelled: bool, as_json: bool) -> None:
+    if as_json:
+        payload = verdict.to_dict()
+        if labelled:
+            payload = {"file": label, **payload}
+        sys.stdout.buffer.write(orjson.dumps(payload) + b"\n")
+        return
+    # the artefact is hostile: printed as plain Text, never read as rich markup
+    attack = f"  ATT&CK {', '.join(verdict.attack)}" if verdict.attack else ""
+    out.print(Text(f"{label}: {verdict.verdict} (score {verdict.score:.2f}){attack}"))
+    table = Table("weight", "indicator", "why", "evidence")
+    for indicator in verdict.indicators:
+        evidence = orjson.dumps(indicator.evidence).decode()[:200]
+        table.add_row(f"{indicator.weight:.2f}", indicator.id, Text(indicator.description),
+                      Text(evidence))  # fmt: skip
+    if verdict.indicators:
+        out.print(table)
 
 
 @app.command()

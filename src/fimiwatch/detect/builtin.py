@@ -12,5 +12,12 @@ def fimiwatch_detectors() -> list[type[Detector]]:
     from fimiwatch.detect.laundering.detector import LaunderingDetector
     from fimiwatch.detect.narratives.detector import NarrativeDetector
     from fimiwatch.detect.phishing import PhishingDetector
+    from fimiwatch.detect.recruitment import RecruitmentDetector
 
-    return [CoordinationDetector, LaunderingDetector, NarrativeDetector, PhishingDetector]
+    return [
+        CoordinationDetector,
+        LaunderingDetector,
+        NarrativeDetector,
+        PhishingDetector,
+        RecruitmentDetector,
+    ]

@@ -50,8 +50,8 @@ class ProfileReader:
         data = document.read_bounded(settings.max_document_bytes)
         rows: list[tuple[int, dict[str, Any]]] = []
         rejects: list[tuple[int | None, str, str]] = []
-        for line, value, error in _records(data, document.name, settings.max_json_depth):
-            reason = error or _problem(value)
+        for line, value, error in profile_records(data, document.name, settings.max_json_depth):
+            reason = error or profile_problem(value)
             if reason is not None:
                 rejects.append((line, reason, value if error else _dump(value)))
             else:
@@ -63,7 +63,7 @@ class ProfileReader:
             yield make_batch(rows, rejects)
 
 
-def _records(data: bytes, name: str, max_depth: int) -> list[Numbered]:
+def profile_records(data: bytes, name: str, max_depth: int) -> list[Numbered]:
     """``(line, value, parse error)`` for each record: one object, a list, or JSON Lines."""
     try:
         value = loads_bounded(data, max_depth)
@@ -93,7 +93,7 @@ def _json_lines(data: bytes, name: str, max_depth: int) -> list[Numbered]:
     return records
 
 
-def _problem(profile: Any) -> str | None:
+def profile_problem(profile: Any) -> str | None:
     """Why this value is not a valid profile, or None."""
     if not isinstance(profile, dict):
         return f"a profile is a JSON object, not {type(profile).__name__}"
