@@ -284,6 +284,40 @@ def test_watched_person_single_word_alias_needs_another_name_part(
     assert linked(kb, "other-person-part") == set()
 
 
+def test_declined_names_are_found_without_firing_on_other_words(kb: Store, tmp_path: Path) -> None:
+    texts = {
+        "instrumental": "Rozhovor s Klárou Menšíkovou o volbách.",
+        "genitive-both": "Program Kláry Menšíkové je jasný.",
+        "slovak-surname-and-first": "Klára? Podľa Menšíkovej nie.",
+        "surname-alone-declined": "Podle Menšíkové ne.",
+        "masculine-dative": "Vojtěchu Šimánkovi poslali dopis.",
+        "dative-alone": "Poslali dopis Šimánkovi.",
+        "unrelated-word": "Menšík a Klárovice nejsou ona.",
+    }
+    ingest(kb, tmp_path, items(texts))
+    link_mentions(kb)
+    for key in ("instrumental", "genitive-both", "slovak-surname-and-first"):
+        assert linked(kb, key) == {("target", KLARA)}, key
+    assert linked(kb, "masculine-dative") == {("target", "person:Vojtěch Šimánek")}
+    assert linked(kb, "surname-alone-declined") == set()  # a lone surname needs support
+    assert linked(kb, "dative-alone") == set()
+    assert linked(kb, "unrelated-word") == set()
+    spans_are_exact(kb)
+
+
+def test_declension_rules() -> None:
+    from fimiwatch.enrich.declension import inflected_names, inflections
+
+    assert {"Menšíkové", "Menšíkovou", "Menšíkovej"} <= inflections("Menšíková")
+    assert {"Šimánka", "Šimánkovi", "Šimánkem"} <= inflections("Šimánek")
+    assert {"Kowalskiego", "Kowalskim"} <= inflections("Kowalski")
+    assert {"Vaitkaus", "Vaitkui"} <= inflections("Vaitkus")
+    assert {"Kláry", "Klárou", "Kláře"} <= inflections("Klára")
+    assert inflections("EP") == set() and inflections("Ana") == set()  # too short to inflect
+    assert "Kláry Menšíkové" in inflected_names("Klára Menšíková")
+    assert "Klára Menšíková" not in inflected_names("Klára Menšíková")
+
+
 def test_short_names_match_case_and_need_support(kb: Store, tmp_path: Path) -> None:
     texts = {
         "ep-alone": "The EP voted.",

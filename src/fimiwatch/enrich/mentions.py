@@ -81,6 +81,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fimiwatch.enrich.declension import inflected_names, inflections
 from fimiwatch.store import Store
 
 PRODUCER = "mentions"
@@ -349,11 +350,9 @@ def _name_parts(texts: Iterable[str]) -> set[str]:
 def target_patterns(
     kind: str, name: str, aliases: Iterable[str], rules: MentionRules
 ) -> Iterator[PatternSpec]:
-    """Patterns for one watchlist entry — the seam for inflected forms.
-
-    Declension (Czech, Slovak, Lithuanian, Polish cases of a person's or party's name) will
-    yield its variants here with the same payloads as the form they inflect.
-    """
+    """Patterns for one watchlist entry, with the case forms of people's names
+    (``declension.py``: "Kláry Menšíkové", "Šimánkovi") carrying the same payloads as the
+    nominative they inflect."""
     entity = f"{kind}:{name}"
     name = _normalise_pattern(name)
     others = [text for text in (_normalise_pattern(a) for a in aliases) if text]
@@ -370,13 +369,23 @@ def target_patterns(
         for text in others:
             yield text, strong_or_same(text)
         return
+    for form in sorted(inflected_names(name)):
+        yield form, strong_or_same(form)
     for text in others:
         if " " in text or text.startswith(("@", "#")):
             yield text, strong_or_same(text)
+            if " " in text and not text.startswith(("@", "#")):
+                for form in sorted(inflected_names(text)):
+                    yield form, strong_or_same(form)
         else:
-            yield text, Payload("target", entity, "part", _acronym(text, rules), token=fold(text))
+            payload = Payload("target", entity, "part", _acronym(text, rules), token=fold(text))
+            yield text, payload
+            for form in sorted(inflections(text)):
+                yield form, payload._replace(exact=_acronym(form, rules))
     for part in sorted(_name_parts([name, *others])):
         yield part, Payload("part", entity, "evidence", token=part)
+        for form in sorted(inflections(part)):
+            yield form, Payload("part", entity, "evidence", token=part)
 
 
 def context_patterns(terms: Iterable[str], rules: MentionRules) -> Iterator[PatternSpec]:
