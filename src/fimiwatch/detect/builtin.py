@@ -13,6 +13,7 @@ def fimiwatch_detectors() -> list[type[Detector]]:
     from fimiwatch.detect.narratives.detector import NarrativeDetector
     from fimiwatch.detect.phishing import PhishingDetector
     from fimiwatch.detect.recruitment import RecruitmentDetector
+    from fimiwatch.detect.targeting import TargetingDetector
 
     return [
         CoordinationDetector,
@@ -20,4 +21,5 @@ def fimiwatch_detectors() -> list[type[Detector]]:
         NarrativeDetector,
         PhishingDetector,
         RecruitmentDetector,
+        TargetingDetector,
     ]
