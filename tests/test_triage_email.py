@@ -95,7 +95,7 @@ def test_reply_to_return_path_and_authentication() -> None:
         "Reply-To": "x <x@proton.me>", "Return-Path": "<bounce@relay.example>",
         "Authentication-Results": "mx; spf=fail smtp.mailfrom=a; dkim=fail; dmarc=fail",
     }))  # fmt: skip
-    assert found["reply-to-mismatch"].evidence["reply_to_domain"] == "proton.me"
+    assert found["reply-to-mismatch"].evidence["reply_to"] == "proton.me"
     assert found["return-path-mismatch"].weight == 0.1
     assert found["authentication-failure"].weight == 0.45  # capped
     assert "dmarc" in found["authentication-failure"].evidence["authentication"]
@@ -121,7 +121,7 @@ def test_link_text_showing_another_domain_and_shorteners() -> None:
             '<a href="https://bit.ly/abc">slides</a>')  # fmt: skip
     _, found = judge(mail(html=html))
     assert found["link-text-mismatch"].evidence["shown"] == "ecas.ec.europa.eu"
-    assert found["url-shortener"].evidence["domains"] == ["bit.ly"]
+    assert found["url-shortener"].evidence["shorteners"] == ["bit.ly"]
     _, same = judge(mail(html='<a href="https://www.psp.cz/a">www.psp.cz</a>'))
     assert "link-text-mismatch" not in same
 
@@ -248,3 +248,10 @@ def test_phishing_detector_reports_demo_mail_with_targets(tmp_path: Path) -> Non
                      {i["id"] for i in f["evidence"]["indicators"]})  # fmt: skip
     assert "Radim Kovanda" in lookalike["targets"] or "Vojtěch Šimánek" in lookalike["targets"]
     assert not any("newsletter" in f["title"].lower() for f in findings)
+    exported = fimiwatch("export", "stix", "--out", "bundle.json", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    patterns = {o["pattern"] for o in json.loads((tmp_path / "bundle.json").read_text())["objects"]
+                if o["type"] == "indicator"}  # fmt: skip
+    assert "[domain-name:value = 'europarl-europa.eu']" in patterns
+    assert any(p.startswith("[file:hashes.'SHA-256'") for p in patterns)
+    assert not any("gmail.com" in p or "bit.ly" in p or "proton.me" in p for p in patterns)

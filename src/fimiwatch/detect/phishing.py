@@ -17,7 +17,13 @@ from fimiwatch.detect.base import Detector
 from fimiwatch.findings import Finding, finding_id, severity_for
 from fimiwatch.intel.disarm import techniques_for
 from fimiwatch.store import Store
-from fimiwatch.triage.domains import Reference, builtin_references, domain_of
+from fimiwatch.triage.domains import (
+    Reference,
+    belongs,
+    builtin_references,
+    domain_of,
+    is_free_mail,
+)
 from fimiwatch.triage.email import triage_record
 
 MAILS_SQL = """
@@ -89,14 +95,24 @@ class PhishingDetector(Detector):
             attack=tuple(verdict["attack"]),
             evidence={
                 **verdict,
-                "sender_domain": domain_of(sender.get("address")),
-                "link_domains": sorted({
-                    i["evidence"]["lookalike_domain"] for i in verdict["indicators"]
-                    if i["id"] == "lookalike-domain"
-                }),
+                "from": domain_of(sender.get("address")),
+                "indicator_domains": _indicator_domains(sender, verdict),
                 "recipients": recipients,
             },
         )  # fmt: skip
+
+
+def _indicator_domains(sender: dict[str, Any], verdict: dict[str, Any]) -> list[str]:
+    """Domains worth exporting as indicators (STIX): lookalikes, and the sender's own domain
+    when the mail is malicious and the domain is neither free mail nor a reference domain (a
+    gmail.com address is not an indicator of anything)."""
+    found = {i["evidence"]["lookalike_domain"] for i in verdict["indicators"]
+             if i["id"] == "lookalike-domain"}  # fmt: skip
+    domain = domain_of(sender.get("address"))
+    known = any(belongs(domain, r.domain) for r in builtin_references())
+    if verdict["verdict"] == "malicious" and domain and not is_free_mail(domain) and not known:
+        found.add(domain)
+    return sorted(found)
 
 
 def _references(store: Store) -> tuple[tuple[Reference, ...], dict[str, str]]:

@@ -201,17 +201,21 @@ INDICATOR_URL_KEYS = frozenset(
     {"url", "urls", "link", "links", "tracking_pixel", "tracking_pixels", "pixel_urls",
      "indicator_urls"}
 )  # fmt: skip
+INDICATOR_HASH_KEYS = frozenset({"sha256"})
 MAX_INDICATORS_PER_FINDING = 200
 MAX_NOTE_CHARS = 1_000_000
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$"
 )
 
 
-def _evidence_indicators(evidence: Any) -> tuple[list[str], list[str]]:
-    """Domains and http(s) URLs found under :data:`INDICATOR_*_KEYS` anywhere in the evidence."""
+def _evidence_indicators(evidence: Any) -> tuple[list[str], list[str], list[str]]:
+    """Domains, http(s) URLs and SHA-256 file hashes found under :data:`INDICATOR_*_KEYS`
+    anywhere in the evidence."""
     domains: set[str] = set()
     urls: set[str] = set()
+    hashes: set[str] = set()
     stack: list[tuple[Any, str | None]] = [(evidence, None)]
     while stack:
         node, key = stack.pop()
@@ -227,7 +231,9 @@ def _evidence_indicators(evidence: Any) -> tuple[list[str], list[str]]:
                     domains.add(domain)
             elif key in INDICATOR_URL_KEYS and _is_web_url(value):
                 urls.add(value)
-    return sorted(domains), sorted(urls)
+            elif key in INDICATOR_HASH_KEYS and _SHA256.match(value.lower()):
+                hashes.add(value.lower())
+    return sorted(domains), sorted(urls), sorted(hashes)
 
 
 def _is_web_url(value: str) -> bool:
@@ -926,8 +932,9 @@ class _Exporter:
     def _indicators(
         self, row: dict[str, Any], level: str, first: datetime, actors: list[str]
     ) -> list[str]:
-        domains, urls = _evidence_indicators(row["evidence"])
-        values = [("domain-name", d) for d in domains] + [("url", u) for u in urls]
+        domains, urls, hashes = _evidence_indicators(row["evidence"])
+        values = ([("domain-name", d) for d in domains] + [("url", u) for u in urls]
+                  + [("file", h) for h in hashes])  # fmt: skip
         ids = []
         for kind, value in values[:MAX_INDICATORS_PER_FINDING]:
             id = stix_id("indicator", f"{kind}:{value}")
@@ -937,7 +944,13 @@ class _Exporter:
                 spec.props["created"] = spec.props["modified"] = spec.props["valid_from"]
                 spec.level = stricter(spec.level, level)
             else:
-                what = "domain" if kind == "domain-name" else "URL"
+                what = {"domain-name": "domain", "url": "URL", "file": "attachment"}[kind]
+                literal = _pattern_literal(value)
+                pattern = (
+                    f"[file:hashes.'SHA-256' = {literal}]"
+                    if kind == "file"
+                    else f"[{kind}:value = {literal}]"
+                )
                 self.sdo(
                     stix2.Indicator,
                     id,
@@ -948,7 +961,7 @@ class _Exporter:
                     description=f"{what} seen in the evidence of a fimiwatch phishing finding",
                     indicator_types=["malicious-activity"],
                     pattern_type="stix",
-                    pattern=f"[{kind}:value = {_pattern_literal(value)}]",
+                    pattern=pattern,
                     valid_from=first,
                 )
             ids.append(id)

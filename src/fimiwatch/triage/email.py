@@ -139,7 +139,7 @@ def _impersonation(name: str, domain: str, references: tuple[Reference, ...]) ->
         f"the sender's name claims {claimed[0].name}, but the mail comes from "
         f"{'the free-mail domain ' if free else ''}{domain or 'no domain'}",
         0.4 if free else 0.35,
-        {"display_name": name, "sender_domain": domain,
+        {"display_name": name, "from": domain,
          "claims": sorted({r.domain for r in claimed})},
     )]  # fmt: skip
 
@@ -179,14 +179,14 @@ def _mismatches(mail: dict[str, Any], from_domain: str) -> list[Indicator]:
         found.append(Indicator(
             "reply-to-mismatch",
             f"replies go to {', '.join(strange)}, not to the sender's {from_domain}",
-            0.2, {"reply_to_domain": strange[0], "sender_domain": from_domain},
+            0.2, {"reply_to": strange[0], "from": from_domain},
         ))  # fmt: skip
     bounce = domain_of(mail.get("return_path"))
     if bounce and from_domain and not _related(bounce, from_domain):
         found.append(Indicator(
             "return-path-mismatch",
             f"the envelope sender (Return-Path) is at {bounce}, the From address at {from_domain}",
-            0.1, {"return_path_domain": bounce, "sender_domain": from_domain},
+            0.1, {"return_path": bounce, "from": from_domain},
         ))  # fmt: skip
     return found
 
@@ -265,7 +265,7 @@ def _links(mail: dict[str, Any], links: list[str]) -> list[Indicator]:
         found.append(Indicator(
             "url-shortener",
             f"links hide their destination behind {', '.join(shorteners)}",
-            0.15, {"domains": shorteners},
+            0.15, {"shorteners": shorteners},
         ))  # fmt: skip
     return found
 
