@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -75,6 +76,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             for pair in orjson.loads(evidence).get("pairs", [])
             if "passages" in pair
         }
+        findings = [
+            {**row, "evidence": orjson.loads(row["evidence"])}
+            for row in store.rows("SELECT type, title, targets, item_ids, evidence FROM findings")
+        ]
     quarantined = [orjson.loads(line) for line in (tmp_path / "demo.quarantine.jsonl").open("rb")]
     assert [q["reason"].split(" (")[0] for q in quarantined] == ["service message"] * 2
     truly = set(truth["coordination"]["troll_network"]["account_ids"]) | set(
@@ -88,3 +93,24 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     flagged_negatives = {c for _, c in laundered} & set(truth["laundering"]["hard_negative_ids"])
     assert len(flagged_negatives) <= 2  # (1 when measured)
     assert "origin passage" in report  # the laundered passages, side by side
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for finding in findings:
+        by_type.setdefault(finding["type"], []).append(finding)
+    # the smear narrative, surging the day the troll network starts
+    (trojan,) = [
+        f for f in by_type["narrative"] if f["evidence"]["narrative"] == "cia-trojan-horse"
+    ]
+    assert "2024-05-16" in [s["day"] for s in trojan["evidence"]["surges"]]
+    # the candidate targeted with smear framing
+    (klara,) = [f for f in by_type["targeting"] if "Klára Menšíková" in f["targets"]]
+    assert klara["evidence"]["smear_items"] > 50 and klara["evidence"]["channels"]["state"] >= 2
+    # phishing: the 8 malicious mails of truth.json, and no benign one
+    malicious = [f for f in by_type["phishing"] if f["title"].startswith("Malicious")]
+    assert len(malicious) == 8
+    # the three EuroAsia Policy Insight personas as one campaign
+    campaigns = [f for f in by_type["recruitment"] if f["title"].startswith("Recruitment campaign")]
+    assert [sorted(c["item_ids"]) for c in campaigns] == [
+        ["prof-daniel-wu", "prof-grace-zhou", "prof-sophie-lin"]
+    ]
+    for shown in ("Malicious mail", "Recruitment campaign", "targeted with smear framing", "<svg"):
+        assert shown in report, shown

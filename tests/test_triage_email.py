@@ -148,6 +148,7 @@ def _zip(*names: str, encrypt: bool = False) -> bytes:
         ("Agenda.pdf", "application/pdf", b"MZ\x90\x00" + b"\x00" * 64, "its bytes are pe"),
         ("docs.zip", "application/zip", _zip("a.pdf", "run.js"), "the archive holds run.js"),
         ("docs.zip", "application/zip", _zip("a.pdf", encrypt=True), "encrypted archive"),
+        ("docs.zip", "application/zip", _zip("a.pdf", "inner.zip"), "an archive inside"),
     ],
 )  # fmt: skip
 def test_risky_attachments(name: str, content_type: str, data: bytes, reason: str) -> None:

@@ -41,7 +41,7 @@ RISKY_EXTENSIONS = frozenset({
     "bat", "cmd", "ps1", "msi", "jar", "cpl", "one", "chm", "appx", "msix", "reg",
 })  # fmt: skip
 EXECUTABLE_TYPES = frozenset({"pe", "elf", "lnk", "iso", "vhd", "vhdx", "onenote"})
-ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z", "gz", "cab"})
+ARCHIVE_EXTENSIONS = frozenset({"zip", "rar", "7z", "gz", "cab", "tar", "tgz", "xz", "bz2"})
 HEX_TOKEN = re.compile(r"(?<![0-9a-f])[0-9a-f]{12,}(?![0-9a-f])", re.IGNORECASE)
 SHOWN_DOMAIN = re.compile(r"(?:https?://)?((?:[\w-]+\.)+[a-z]{2,})", re.IGNORECASE)
 CREDENTIALS = re.compile(
@@ -285,8 +285,12 @@ def _attachments(attachments: list[dict[str, Any]]) -> list[Indicator]:
         elif detected in EXECUTABLE_TYPES and last != detected:
             reasons.append(f"{name}: named .{last or '(none)'} but its bytes are {detected}")
         risky_members = [m for m in members if m.lower().rsplit(".", 1)[-1] in RISKY_EXTENSIONS]
+        nested = [m for m in members if m.lower().rsplit(".", 1)[-1] in ARCHIVE_EXTENSIONS]
         if risky_members:
             reasons.append(f"{name}: the archive holds {', '.join(risky_members[:5])}")
+        elif nested:
+            reasons.append(f"{name}: an archive inside the archive ({', '.join(nested[:5])}) "
+                           "hides what it holds")  # fmt: skip
         elif attachment.get("zip_encrypted"):
             reasons.append(f"{name}: an encrypted archive (scanners cannot look inside)")
     if not reasons:
