@@ -256,3 +256,28 @@ def test_phishing_detector_reports_demo_mail_with_targets(tmp_path: Path) -> Non
     assert "[domain-name:value = 'europarl-europa.eu']" in patterns
     assert any(p.startswith("[file:hashes.'SHA-256'") for p in patterns)
     assert not any("gmail.com" in p or "bit.ly" in p or "proton.me" in p for p in patterns)
+
+
+def test_knowledge_base_indicators_from_stix_are_matched(tmp_path: Path) -> None:
+    import stix2
+
+    actor = stix2.IntrusionSet(name="APT31", aliases=["Judgment Panda"])
+    domain = stix2.Indicator(name="APT31 tracking domain", pattern_type="stix",
+                             pattern="[domain-name:value = 'euaffairs-daily.example']")  # fmt: skip
+    odd = stix2.Indicator(name="range", pattern_type="stix",
+                          pattern="[network-traffic:dst_port > 1000]")  # fmt: skip
+    link = stix2.Relationship(domain, "indicates", actor)
+    (tmp_path / "iocs.json").write_text(stix2.Bundle(actor, domain, odd, link).serialize())
+    imported = fimiwatch("import", "stix", "iocs.json", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    mail_path = ROOT / "data" / "demo" / "mail" / "02-tracking-pixel-mep-office.eml"
+    result = fimiwatch("triage", "email", str(mail_path), "--json", cwd=tmp_path)
+    found = {i["id"]: i for i in json.loads(result.stdout)["indicators"]}
+    match = found["known-indicator"]["evidence"]
+    assert match["matches"][0]["value"] == "euaffairs-daily.example"
+    assert match["actors"] and match["matches"][0]["indicator"] == "APT31 tracking domain"
+    # without a store, triage still works and creates none
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    alone = fimiwatch("triage", "email", str(mail_path), "--json", cwd=elsewhere)
+    assert "known-indicator" not in alone.stdout and not any(elsewhere.iterdir())

@@ -332,9 +332,19 @@ def triage_email(
     attachment is opened. A mailbox gives one verdict per message (JSON Lines with --json)."""
     from fimiwatch.triage.email import triage_mailbox
 
-    verdicts = triage_mailbox(message, _settings(ctx).ingest)
+    verdicts = triage_mailbox(message, _settings(ctx).ingest, _known_indicators(ctx))
     for label, verdict in verdicts:
         _print_verdict(label, verdict, len(verdicts) > 1, as_json)
+
+
+def _known_indicators(ctx: typer.Context) -> dict[Any, Any]:
+    """The store's knowledge-base indicators, when a store exists (triage never creates one)."""
+    from fimiwatch.triage.email import known_indicators
+
+    if not _settings(ctx).db.exists():
+        return {}
+    with _store(ctx) as store:
+        return known_indicators(store)
 
 
 @triage_app.command("profile")

@@ -163,6 +163,7 @@ def import_stix(
     table.add_row("aliases", str(summary.aliases_added), "")
     table.add_row("techniques", str(summary.techniques_added), str(summary.techniques_merged))
     table.add_row("incidents", str(summary.incidents_added), str(summary.incidents_merged))
+    table.add_row("indicators", str(summary.indicators_added), "")
     console.print(table)
     console.print(
         f"{summary.objects} objects read from {file}; {summary.relationships_used} "

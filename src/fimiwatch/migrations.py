@@ -225,4 +225,18 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        7,
+        "knowledge-base indicators (domains, URLs, mail addresses, file hashes) from STIX imports",
+        """
+        CREATE TABLE kb_indicators (
+            kind VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            indicator_id VARCHAR NOT NULL,
+            name VARCHAR,
+            actor_id VARCHAR,
+            PRIMARY KEY (kind, value, indicator_id)
+        );
+        """,
+    ),
 )

@@ -24,7 +24,7 @@ from fimiwatch.triage.domains import (
     domain_of,
     is_free_mail,
 )
-from fimiwatch.triage.email import triage_record
+from fimiwatch.triage.email import known_indicators, triage_record
 
 MAILS_SQL = """
     SELECT id, title, text, links, published_at, account_id, extra
@@ -49,12 +49,13 @@ class PhishingDetector(Detector):
 
     def run(self, store: Store) -> list[Finding]:
         references, watched = _references(store)
+        known = known_indicators(store)
         disarm, _ = techniques_for(self.finding_type)
         findings = []
         for row in store.rows(MAILS_SQL):
             extra = orjson.loads(row["extra"]) if row["extra"] else {}
             record = {**row, "links": row["links"] or [], "mail": extra.get("mail") or {}}
-            verdict = triage_record(record, references)
+            verdict = triage_record(record, references, known)
             if verdict.verdict in self.params.report:
                 findings.append(self._finding(record, verdict.to_dict(), watched, disarm))
         return findings
@@ -108,6 +109,8 @@ def _indicator_domains(sender: dict[str, Any], verdict: dict[str, Any]) -> list[
     gmail.com address is not an indicator of anything)."""
     found = {i["evidence"]["lookalike_domain"] for i in verdict["indicators"]
              if i["id"] == "lookalike-domain"}  # fmt: skip
+    found |= {m["value"] for i in verdict["indicators"] if i["id"] == "known-indicator"
+              for m in i["evidence"]["matches"] if m["kind"] == "domain"}  # fmt: skip
     domain = domain_of(sender.get("address"))
     known = any(belongs(domain, r.domain) for r in builtin_references())
     if verdict["verdict"] == "malicious" and domain and not is_free_mail(domain) and not known:

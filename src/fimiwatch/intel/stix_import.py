@@ -8,11 +8,13 @@ index, id and reason while the good ones load. Everything is written in one tran
 Mapping (see ``docs/stix.md``): ``intrusion-set`` / ``threat-actor`` → ``kb_actors`` and
 ``kb_aliases`` (merged with an existing actor that shares an alias key; origin ``stix-import``),
 ``attack-pattern`` with a ``mitre-attack`` or ``DISARM`` external id → ``kb_techniques``,
-``incident`` → ``kb_incidents``; ``relationship`` objects give an actor its country
-(``originates-from`` / ``located-at`` a location), sponsor (``attributed-to`` an identity),
-parent (``attributed-to`` another actor) and techniques (``uses``), and an incident its actors,
-techniques and target countries. fimiwatch's own property extension, when present, restores
-values STIX has no property for.
+``incident`` → ``kb_incidents``, ``indicator`` with simple equality patterns on a domain, URL,
+mail address or SHA-256 file hash → ``kb_indicators`` (its actor from an ``indicates``
+relationship), which phishing triage matches mail against; ``relationship`` objects give an
+actor its country (``originates-from`` / ``located-at`` a location), sponsor (``attributed-to``
+an identity), parent (``attributed-to`` another actor) and techniques (``uses``), and an
+incident its actors, techniques and target countries. fimiwatch's own property extension, when
+present, restores values STIX has no property for.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ STIX21_SCO = frozenset(
 )  # fmt: skip
 READ_TYPES = frozenset(
     {"intrusion-set", "threat-actor", "attack-pattern", "incident", "campaign", "relationship",
-     "identity", "location", "marking-definition"}
+     "identity", "location", "marking-definition", "indicator"}
 )  # fmt: skip
 """Types parsed and validated; every other STIX 2.1 type (and ``x-`` custom types) is counted
 as ignored, and anything else is rejected as an unknown type."""
@@ -86,8 +88,15 @@ INCIDENT_COLUMNS = (
     "attribution", "attributed_by", "techniques", "summary", "refs",
 )  # fmt: skip
 USED_RELATIONSHIPS = frozenset(
-    {"attributed-to", "uses", "originates-from", "located-at", "targets"}
+    {"attributed-to", "uses", "originates-from", "located-at", "targets", "indicates"}
 )
+INDICATOR_PATTERN = re.compile(
+    r"\b(domain-name|url|email-addr):value\s*=\s*'((?:[^'\\]|\\.){1,2048})'"
+    r"|\bfile:hashes\.(?:'SHA-256'|SHA256|'SHA256')\s*=\s*'([0-9a-fA-F]{64})'"
+)
+"""Equality comparisons an indicator pattern may hold (joined by OR or AND): the observables
+triage can check. Other patterns (ranges, MATCHES, other objects) are ignored."""
+INDICATOR_KINDS = {"domain-name": "domain", "url": "url", "email-addr": "email"}
 ATTACK_SOURCES = frozenset({"mitre-attack", "mitre-mobile-attack", "mitre-ics-attack"})
 
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
@@ -112,6 +121,7 @@ class ImportSummary:
     techniques_merged: int = 0
     incidents_added: int = 0
     incidents_merged: int = 0
+    indicators_added: int = 0
     relationships_used: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
@@ -341,6 +351,8 @@ class _Importer:
         self.technique_of: dict[str, tuple[str, str]] = {}
         self.incidents: dict[str, _Incident] = {}
         self.incident_of: dict[str, str] = {}
+        self.indicators: dict[str, tuple[str | None, list[tuple[str, str]]]] = {}
+        self.indicated: dict[str, str] = {}
         self.levels: dict[str, str] = {}
         self.new_aliases: list[tuple[str, str, str]] = []
         self.touched: set[str] = set()
@@ -632,7 +644,10 @@ class _Importer:
             source = str(_get(rel, "source_ref") or "")
             target = str(_get(rel, "target_ref") or "")
             used = False
-            if source in self.actor_of:
+            if source in self.indicators and kind == "indicates" and target in self.actor_of:
+                self.indicated.setdefault(source, self.actor_of[target])
+                used = True
+            elif source in self.actor_of:
                 used = self._actor_relation(self.actors[self.actor_of[source]], kind, target)
             elif source in self.incident_of:
                 used = self._incident_relation(self.incidents[self.incident_of[source]], kind,
@@ -687,6 +702,21 @@ class _Importer:
                 return True
         return False
 
+    # -- indicators ----------------------------------------------------------------------------
+    def import_indicators(self) -> None:
+        for id, _index, obj in self.of_type("indicator"):
+            observables = [
+                ("sha256", sha.lower()) if sha else
+                (INDICATOR_KINDS[kind], value.replace("\\'", "'").lower() if kind != "url"
+                 else value.replace("\\'", "'"))
+                for kind, value, sha in INDICATOR_PATTERN.findall(str(_get(obj, "pattern") or ""))
+            ]  # fmt: skip
+            if observables:
+                name = _text(_get(obj, "name"), MAX_NAME_CHARS)
+                self.indicators[id] = (name, observables)
+            else:
+                self.summary.ignore("indicator (pattern not a simple observable)")
+
     # -- markings and writing ------------------------------------------------------------------
     def _floor(self, key: str, obj: Any) -> None:
         level = self.level_of(obj)
@@ -718,6 +748,14 @@ class _Importer:
                  for t in techniques],
             )  # fmt: skip
             _upsert(con, "kb_incidents", INCIDENT_COLUMNS, [i.row() for i in incidents])
+            indicators = [
+                [kind, value, id, name, self.indicated.get(id)]
+                for id, (name, observables) in sorted(self.indicators.items())
+                for kind, value in observables
+            ]
+            _upsert(con, "kb_indicators", ("kind", "value", "indicator_id", "name", "actor_id"),
+                    indicators)  # fmt: skip
+            self.summary.indicators_added = len(indicators)
             _upsert(con, "kb_meta", ("key", "value"), floors)
         self.summary.aliases_added = len(self.new_aliases)
 
@@ -774,6 +812,7 @@ def import_bundle(store: Store, path: Path | str) -> ImportSummary:
     importer.import_actors()
     importer.import_techniques()
     importer.import_incidents()
+    importer.import_indicators()
     importer.apply_relationships()
     importer.write()
     from fimiwatch.intel.actors import forget_index

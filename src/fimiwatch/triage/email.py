@@ -15,6 +15,7 @@ offers unsubscribing weighs almost nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -22,6 +23,7 @@ from urllib.parse import unquote
 from fimiwatch.config import IngestSettings
 from fimiwatch.ingest.base import ReadError
 from fimiwatch.ingest.mail import mbox_messages, read_message
+from fimiwatch.store import Store
 from fimiwatch.triage.domains import (
     Reference,
     belongs,
@@ -68,7 +70,9 @@ ENABLE_CONTENT = re.compile(r"enable (?:editing|content|macros)|povolit úpravy"
 MAX_SCANNED_CHARS = 100_000
 
 
-def triage_file(path: Path, settings: IngestSettings | None = None) -> Verdict:
+def triage_file(
+    path: Path, settings: IngestSettings | None = None, known: Known | None = None
+) -> Verdict:
     """Triage one message file (.eml)."""
     settings = settings or IngestSettings()
     if not path.is_file():
@@ -78,11 +82,26 @@ def triage_file(path: Path, settings: IngestSettings | None = None) -> Verdict:
     record, reason = read_message(path.read_bytes(), settings)
     if record is None:
         raise ReadError(f"{path}: {reason}")
-    return triage_record(record)
+    return triage_record(record, known=known)
+
+
+Known = Mapping[tuple[str, str], tuple[str | None, str | None]]
+"""Knowledge-base indicators: (kind, value) → (indicator name, actor id); kinds ``domain``,
+``url``, ``email``, ``sha256`` (``kb_indicators``, from STIX imports)."""
+
+
+def known_indicators(store: Store) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    return {
+        (r["kind"], r["value"]): (r["name"], r["actor_id"])
+        for r in store.rows("SELECT kind, value, any_value(name) AS name, "
+                            "any_value(actor_id) AS actor_id FROM kb_indicators GROUP BY ALL")
+    }  # fmt: skip
 
 
 def triage_record(
-    record: dict[str, Any], references: tuple[Reference, ...] | None = None
+    record: dict[str, Any],
+    references: tuple[Reference, ...] | None = None,
+    known: Known | None = None,
 ) -> Verdict:
     """Triage a mail record (the reader's ``mail`` facts plus title and text)."""
     references = references or builtin_references()
@@ -102,19 +121,22 @@ def triage_record(
         *_links(mail, record.get("links") or []),
         *_attachments(mail.get("attachments") or []),
         *_language(text, bool(mail.get("attachments"))),
+        *_known(mail, record.get("links") or [], known or {}),
     ]
     score = combined_score(found)
     return Verdict(graded(score, CUTS, "benign"), score, tuple(found), _attack(found))
 
 
-def triage_mailbox(path: Path, settings: IngestSettings | None = None) -> list[tuple[str, Verdict]]:
+def triage_mailbox(
+    path: Path, settings: IngestSettings | None = None, known: Known | None = None
+) -> list[tuple[str, Verdict]]:
     """(label, verdict) per message of an .eml (one) or an mbox file (``path#n``)."""
     settings = settings or IngestSettings()
     if not path.is_file():
         raise ReadError(f"{path}: no such file")
     with path.open("rb") as handle:
         if not handle.read(5).startswith(b"From "):
-            return [(str(path), triage_file(path, settings))]
+            return [(str(path), triage_file(path, settings, known))]
         handle.seek(0)
         verdicts = []
         for number, raw in mbox_messages(handle, settings.max_document_bytes, str(path)):
@@ -125,7 +147,7 @@ def triage_mailbox(path: Path, settings: IngestSettings | None = None) -> list[t
             record, reason = read_message(raw, settings)
             if record is None:
                 raise ReadError(f"{path}: message {number}: {reason}")
-            verdicts.append((f"{path}#{number}", triage_record(record)))
+            verdicts.append((f"{path}#{number}", triage_record(record, known=known)))
         return verdicts
 
 
@@ -320,6 +342,33 @@ def _language(text: str, attached: bool) -> list[Indicator]:
             excerpt = " ".join(text[start : match.end() + 60].split())
             found.append(Indicator(id, f"the text {description}", weight, {"excerpt": excerpt}))
     return found
+
+
+def _known(mail: dict[str, Any], links: list[str], known: Known) -> list[Indicator]:
+    """Observables of the mail that the knowledge base lists as indicators."""
+    if not known:
+        return []
+    senders = [*(mail.get("from") or []), *(mail.get("reply_to") or [])]
+    addresses = [a.get("address", "").lower() for a in senders]
+    hosts = {domain_of(a) for a in addresses} | {host_of(u) for u in links}
+    observed = [("email", a) for a in addresses if a] + [("url", u) for u in links]
+    observed += [("domain", ".".join(h.split(".")[i:])) for h in hosts if h
+                 for i in range(len(h.split(".")) - 1)]  # fmt: skip
+    observed += [("sha256", str(a.get("sha256") or "").lower())
+                 for a in mail.get("attachments") or []]  # fmt: skip
+    matches = [(kind, value, *known[(kind, value)]) for kind, value in observed
+               if (kind, value) in known]  # fmt: skip
+    if not matches:
+        return []
+    actors = sorted({actor for *_, actor in matches if actor})
+    return [Indicator(
+        "known-indicator",
+        f"the knowledge base lists {matches[0][1]} ({matches[0][0]})"
+        + (f" as an indicator of {', '.join(actors)}" if actors else " as an indicator"),
+        0.6,
+        {"matches": [{"kind": k, "value": v, "indicator": n, "actor": a}
+                     for k, v, n, a in matches[:20]], "actors": actors},
+    )]  # fmt: skip
 
 
 def _attack(found: list[Indicator]) -> tuple[str, ...]:
