@@ -130,7 +130,7 @@ class NarrativeDetector(Detector):
     def _discovered(self, store: Store, units: Units, matched: np.ndarray) -> list[Assignment]:
         weights = units.weights
         groups = communities(units.vectors, ~matched, weights, self.params)
-        recurring = [g for g in groups if self._recurs(store, units, g)]
+        recurring = self._recurring(store, units, groups)
         assigned = []
         for community in label(recurring, units.texts, units.vectors)[: self.params.max_discovered]:
             in_group = np.zeros(len(units.texts), dtype=bool)
@@ -147,22 +147,38 @@ class NarrativeDetector(Detector):
             ))  # fmt: skip
         return assigned
 
-    def _recurs(self, store: Store, units: Units, group: np.ndarray) -> bool:
-        if int(units.weights[group].sum()) < self.params.min_cluster_items:
-            return False
-        items = np.unique(units.item_of[np.isin(units.text_of, group)])
-        spread = store.con.execute(
-            "SELECT count(DISTINCT coalesce(account_id, source, id)) AS accounts, "
-            "count(DISTINCT CAST(timezone('UTC', published_at) AS DATE)) AS days "
-            "FROM items WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-            [[units.item_ids[i] for i in items]],
-        ).fetchone()
-        accounts, days = spread or (0, 0)
-        return (
-            len(items) >= self.params.min_cluster_items
+    def _recurring(self, store: Store, units: Units, groups: list[np.ndarray]) -> list[np.ndarray]:
+        """The groups that enough items, accounts (or outlets) and days carry: one query for
+        all groups."""
+        weights = units.weights
+        big = [g for g in groups if int(weights[g].sum()) >= self.params.min_cluster_items]
+        if not big:
+            return []
+        group_of_text = np.full(len(units.texts), -1, dtype=np.int64)
+        for number, group in enumerate(big):
+            group_of_text[group] = number
+        unit_group = group_of_text[units.text_of]
+        keep = unit_group >= 0
+        pairs = np.unique(np.stack([unit_group[keep], units.item_of[keep]], axis=1), axis=0)
+        scratch = store.con.cursor()
+        scratch.register("grouped", pa.table({
+            "grp": pairs[:, 0],
+            "item_id": pa.array(units.item_ids, pa.string()).take(pa.array(pairs[:, 1])),
+        }))  # fmt: skip
+        rows = scratch.execute(
+            """SELECT g.grp, count(*) AS items,
+                      count(DISTINCT coalesce(i.account_id, i.source, i.id)) AS accounts,
+                      count(DISTINCT CAST(timezone('UTC', i.published_at) AS DATE)) AS days
+               FROM grouped g JOIN items i ON i.id = g.item_id GROUP BY g.grp""",
+        ).fetchall()
+        passing = {
+            grp
+            for grp, items, accounts, days in rows
+            if items >= self.params.min_cluster_items
             and accounts >= self.params.min_cluster_accounts
             and days >= self.params.min_cluster_days
-        )
+        }
+        return [group for number, group in enumerate(big) if number in passing]
 
     def _finding(
         self,
