@@ -60,6 +60,9 @@ class Settings:
     duckdb_threads: int | None = None
     ingest: IngestSettings = field(default_factory=IngestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per detector, parameters that replace its defaults: ``[detectors.narratives]`` with
+    ``backend = "use-onnx"`` (checked when the detector is built)."""
 
     @property
     def quarantine_path(self) -> Path:
@@ -94,7 +97,11 @@ def _apply(obj: Any, values: dict[str, Any], where: str) -> Any:
         if key not in known:
             raise ValueError(f"{where}: unknown setting {key!r}")
         current = getattr(obj, key)
-        if hasattr(current, "__dataclass_fields__"):
+        if key == "detectors":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise ValueError(f"{where}: [detectors.NAME] must be tables of parameters")
+            changes[key] = {name: dict(params) for name, params in value.items()}
+        elif hasattr(current, "__dataclass_fields__"):
             if not isinstance(value, dict):
                 raise ValueError(f"{where}: [{key}] must be a table")
             changes[key] = _apply(current, value, f"{where} [{key}]")

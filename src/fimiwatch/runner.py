@@ -47,6 +47,15 @@ def run_pipeline(
 ) -> RunSummary:
     """Enrich, then run each selected detector; each detector's old findings are replaced."""
     detectors = select_detectors(only)
+    configured = store.settings.detectors
+    unknown = sorted(set(configured) - set(plugins.detectors()))
+    if unknown:
+        raise ValueError(f"settings name unknown detector(s): {', '.join(unknown)}")
+    built = [  # every detector's parameters are checked before any runs
+        cls(**{key: tuple(value) if isinstance(value, list) else value
+               for key, value in configured.get(cls.name, {}).items()})
+        for cls in detectors
+    ]  # fmt: skip
     ensure_reference_data(store)
     summary = RunSummary()
     summary.languages_detected = detect_missing_languages(
@@ -57,11 +66,11 @@ def run_pipeline(
     summary.mentions_linked = link_mentions(
         store, (lambda n: progress("mentions", n)) if progress else None
     )
-    for cls in detectors:
+    for detector in built:
         started = time.perf_counter()
-        findings = cls().run(store)
-        save_findings(store, cls.name, findings)
-        summary.detectors[cls.name] = (len(findings), time.perf_counter() - started)
+        findings = detector.run(store)
+        save_findings(store, detector.name, findings)
+        summary.detectors[detector.name] = (len(findings), time.perf_counter() - started)
     return summary
 
 
