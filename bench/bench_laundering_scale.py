@@ -75,8 +75,9 @@ def write_articles(path: Path, count: int, origin_share: float, seed: int = 5) -
                 rng.choice(STATE_SOURCES),
                 rng.random() < COPY_SHARE,
             )
+            pick = rng.random()  # drawn always, like the three above
             if copies and state_articles[lang] and not state:
-                body[:3] = rng.choice(state_articles[lang])[:3]
+                body[:3] = state_articles[lang][int(pick * len(state_articles[lang]))][:3]
             if state:
                 state_articles[lang].append(body)
             record = {
