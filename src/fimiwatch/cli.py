@@ -41,8 +41,8 @@ out = Console()
 
 app = typer.Typer(
     help="Watch foreign information manipulation and interference (FIMI): ingest posts, "
-    "articles, mail and profiles; detect coordination, laundering, targeting, phishing and "
-    "recruitment approaches; show the evidence behind every finding.",
+    "articles, mail and profiles; detect coordination, laundering, narratives, targeting, "
+    "phishing and recruitment approaches; show the evidence behind every finding.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
@@ -229,7 +229,7 @@ def narratives_load(
     ctx: typer.Context,
     definitions: Annotated[Path, typer.Argument(help="Narrative definitions CSV.")],
 ) -> None:
-    """Load narrative definitions: columns narrative,name,claim,lang,threshold,notes.
+    """Load narrative definitions: columns narrative,name,claim,lang,threshold,keywords,notes.
 
     One example claim per row, in any language; rows with the same narrative key form one
     narrative, which replaces a loaded narrative of that key. Items are matched to the claims
