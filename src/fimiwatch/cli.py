@@ -65,6 +65,9 @@ triage_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(triage_app, name="triage")
+users_app = typer.Typer(help="API users and their tokens (roles: viewer, analyst, admin).",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(users_app, name="users")
 app.add_typer(kb_app, name="kb")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
@@ -381,6 +384,67 @@ def _print_verdict(label: str, verdict: Any, labelled: bool, as_json: bool) -> N
                       Text(evidence))  # fmt: skip
     if verdict.indicators:
         out.print(table)
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin.")] = "viewer",
+) -> None:
+    """Create a user (or give an existing one a new token) and print the token, once: only
+    its hash is kept."""
+    from fimiwatch.web.users import add_user
+
+    with _store(ctx) as store:
+        try:
+            token = add_user(store, name, role)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+    out.print(token, markup=False, highlight=False)
+    console.print(f"Token for {name} ({role}); send it as 'Authorization: Bearer TOKEN'.")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context) -> None:
+    """Users and roles (tokens are not shown: only their hashes are stored)."""
+    with _store(ctx) as store:
+        rows = store.rows("SELECT name, role, created_at FROM users ORDER BY name")
+    _print_table(rows, ["name", "role", "created_at"])
+
+
+@users_app.command("remove")
+def users_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Remove a user; their token stops working at once."""
+    from fimiwatch.web.users import remove_user
+
+    with _store(ctx) as store:
+        if not remove_user(store, name):
+            raise BadInput(f"no user {name!r}")
+    console.print(f"Removed {name}.")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve without tokens (loopback addresses only).")
+    ] = False,
+) -> None:
+    """Serve the REST API (JSON under /api, OpenAPI at /openapi.json). Requests need a bearer
+    token from `fimiwatch users add`, unless --no-auth on a loopback address."""
+    import uvicorn
+
+    from fimiwatch.web.app import LOOPBACK, create_app
+
+    if no_auth and host not in LOOPBACK:
+        raise BadInput(f"--no-auth is only allowed on a loopback address, not {host}")
+    with _store(ctx) as store:
+        console.print(f"Serving {_settings(ctx).db} on http://{host}:{port}/api "
+                      f"({'no authentication' if no_auth else 'bearer tokens'})")  # fmt: skip
+        uvicorn.run(create_app(store, auth=not no_auth), host=host, port=port, log_level="warning")
 
 
 @app.command()

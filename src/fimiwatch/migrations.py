@@ -239,4 +239,16 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        8,
+        "web users: API tokens (stored as SHA-256 hashes) and roles",
+        """
+        CREATE TABLE users (
+            name VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            token_sha256 VARCHAR NOT NULL UNIQUE,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 )

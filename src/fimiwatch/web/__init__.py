@@ -1,0 +1,1 @@
+"""The analyst workspace: a REST API over the store (``app.py``), tokens (``users.py``)."""
