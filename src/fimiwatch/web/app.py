@@ -62,6 +62,9 @@ def create_app(store: Store, auth: bool = True) -> FastAPI:
         description="Findings on foreign information manipulation and interference, with the "
         "evidence behind them.",
         version="0.1.0",
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: not served
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store, app.state.auth = store, auth
 
