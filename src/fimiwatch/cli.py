@@ -105,7 +105,13 @@ def _settings(ctx: typer.Context) -> Settings:
 
 @contextmanager
 def _store(ctx: typer.Context) -> Iterator[Store]:
-    store = Store(_settings(ctx).db, _settings(ctx))
+    with _store_at(_settings(ctx)) as store:
+        yield store
+
+
+@contextmanager
+def _store_at(settings: Settings) -> Iterator[Store]:
+    store = Store(settings.db, settings)
     try:
         yield store
     finally:
@@ -606,13 +612,14 @@ def _accounts(edges: Any) -> int:
 def demo(
     ctx: typer.Context,
     no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Do not start the web app (for scripts).")
+        bool, typer.Option("--no-serve", help="Do not serve the API afterwards (for scripts).")
     ] = False,
     report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
         "fimiwatch-demo-report.html"
     ),
 ) -> None:
-    """Build a fresh store from the bundled demo corpus, run everything, write a report."""
+    """Build a fresh store from the bundled demo corpus, run everything, write a report, then
+    serve the REST API on 127.0.0.1:8765 without authentication (--no-serve to skip)."""
     from fimiwatch.demo import run_demo
 
     settings = _settings(ctx)
@@ -624,7 +631,15 @@ def demo(
     _print_table(result.findings, ["severity", "score", "title"])
     console.print(f"Store: {settings.db}   Report: {report}")
     if not no_serve:
-        console.print("The web app is not part of this release yet; use --no-serve in scripts.")
+        import uvicorn
+
+        from fimiwatch.web.app import create_app
+
+        with _store_at(settings) as store:
+            console.print("Serving the demo findings on http://127.0.0.1:8765/api/findings "
+                          "(no authentication, loopback only; Ctrl-C stops)")  # fmt: skip
+            uvicorn.run(create_app(store, auth=False), host="127.0.0.1", port=8765,
+                        log_level="warning")  # fmt: skip
 
 
 @app.command("formats")
