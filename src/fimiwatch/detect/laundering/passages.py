@@ -48,7 +48,7 @@ def _cut(paragraph: str, max_chars: int) -> Iterator[str]:
             current = ""
         current = f"{current} {sentence}".strip() if current else sentence.strip()
         while len(current) > max_chars:  # a "sentence" longer than a passage: cut hard
-            yield current[:max_chars]
+            yield current[:max_chars].rstrip()  # the cut may fall just after a space
             current = current[max_chars:].strip()
     if current:
         yield current
