@@ -152,3 +152,18 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_report_command_filters_by_date(tmp_path: Path) -> None:
+    with Store(tmp_path / "fimiwatch.duckdb") as store:
+        save_findings(store, "phishing", [finding(1), finding(15)])  # last seen 3 and 17 May
+    assert fimiwatch("report", "--out", "all.html", cwd=tmp_path).returncode == 0
+    recent = fimiwatch("report", "--since", "2024-05-10", "--out", "recent.html", cwd=tmp_path)
+    assert recent.returncode == 0, recent.stderr
+    everything = (tmp_path / "all.html").read_text()
+    latest = (tmp_path / "recent.html").read_text()
+    assert "finding 1<" in everything and "finding 15<" in everything
+    assert "finding 1<" not in latest and "finding 15<" in latest
+    assert "about &lt;b&gt;something&lt;/b&gt;" in latest  # hostile text escaped
+    assert fimiwatch("report", "--since", "soon", "--out", "x.html", cwd=tmp_path).returncode == 2
+    assert fimiwatch("report", "--out", "x.pdf", cwd=tmp_path).returncode == 2

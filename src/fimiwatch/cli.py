@@ -454,6 +454,34 @@ def serve(
 
 
 @app.command()
+def report(
+    ctx: typer.Context,
+    out_path: Annotated[Path, typer.Option("--out", help="The brief: an .html file.")],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only findings last seen on or after this date (YYYY-MM-DD)."),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML brief: key findings with their evidence excerpts, narrative
+    charts, laundered passages side by side, the data and ingest summary."""
+    from datetime import UTC, datetime
+
+    from fimiwatch.report.html import write_report
+
+    if out_path.suffix.lower() not in (".html", ".htm"):
+        raise BadInput(f"{out_path}: the report is HTML; name it .html")
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise BadInput(f"--since {since!r} is not a date (YYYY-MM-DD)") from exc
+    with _store(ctx) as store:
+        write_report(store, out_path, start)
+    console.print(f"Report written to {out_path}")
+
+
+@app.command()
 def run(
     ctx: typer.Context,
     only: Annotated[
