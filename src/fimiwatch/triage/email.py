@@ -34,7 +34,13 @@ from fimiwatch.triage.domains import (
     is_free_mail,
     is_shortener,
 )
-from fimiwatch.triage.verdict import Indicator, Verdict, combined_score, graded
+from fimiwatch.triage.verdict import (
+    Indicator,
+    Verdict,
+    combined_score,
+    graded,
+    text_indicator,
+)
 
 CUTS = ((0.6, "malicious"), (0.25, "suspicious"))
 RISKY_EXTENSIONS = frozenset({
@@ -334,14 +340,9 @@ def _language(text: str, attached: bool) -> list[Indicator]:
         ("enable-content-lure", ENABLE_CONTENT, 0.25 if attached else 0.1,
          "asks to enable editing or macros"),
     )  # fmt: skip
-    found = []
-    for id, pattern, weight, description in checks:
-        match = pattern.search(text)
-        if match:
-            start = max(0, match.start() - 60)
-            excerpt = " ".join(text[start : match.end() + 60].split())
-            found.append(Indicator(id, f"the text {description}", weight, {"excerpt": excerpt}))
-    return found
+    found = (text_indicator(id, pattern, text, weight, f"the text {description}")
+             for id, pattern, weight, description in checks)  # fmt: skip
+    return [indicator for indicator in found if indicator]
 
 
 def _known(mail: dict[str, Any], links: list[str], known: Known) -> list[Indicator]:

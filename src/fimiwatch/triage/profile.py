@@ -20,7 +20,13 @@ from typing import Any
 from fimiwatch.config import IngestSettings
 from fimiwatch.ingest.base import ReadError
 from fimiwatch.ingest.profile import profile_problem, profile_records
-from fimiwatch.triage.verdict import Indicator, Verdict, combined_score, graded
+from fimiwatch.triage.verdict import (
+    Indicator,
+    Verdict,
+    combined_score,
+    graded,
+    text_indicator,
+)
 
 CUTS = ((0.6, "high"), (0.3, "medium"))
 NEW_ACCOUNT_DAYS = 180
@@ -164,14 +170,9 @@ def _message_signs(inbound: str, messages: list[dict[str, Any]]) -> list[Indicat
         ("political-insight", POLITICAL_INSIGHT, inbound, 0.15,
          "asks for insiders' political views"),
     )  # fmt: skip
-    found = []
-    for id, pattern, text, weight, description in checks:
-        match = pattern.search(text)
-        if match:
-            start = max(0, match.start() - 60)
-            excerpt = " ".join(text[start : match.end() + 60].split())
-            found.append(Indicator(id, f"a message {description}", weight, {"excerpt": excerpt}))
-    return found
+    found = (text_indicator(id, pattern, text, weight, f"a message {description}")
+             for id, pattern, text, weight, description in checks)  # fmt: skip
+    return [indicator for indicator in found if indicator]
 
 
 def _photo(profile: dict[str, Any]) -> list[Indicator]:

@@ -4,8 +4,12 @@ what each contributed."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+EXCERPT_CONTEXT = 60
+"""Characters of text kept either side of a matched cue."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,18 @@ class Verdict:
             "attack": list(self.attack),
             "disarm": list(self.disarm),
         }
+
+
+def text_indicator(
+    id: str, pattern: re.Pattern[str], text: str, weight: float, description: str
+) -> Indicator | None:
+    """An indicator when ``pattern`` occurs in ``text``, with the words around it as evidence."""
+    match = pattern.search(text)
+    if match is None:
+        return None
+    start = max(0, match.start() - EXCERPT_CONTEXT)
+    excerpt = " ".join(text[start : match.end() + EXCERPT_CONTEXT].split())
+    return Indicator(id, description, weight, {"excerpt": excerpt})
 
 
 def combined_score(indicators: list[Indicator]) -> float:
