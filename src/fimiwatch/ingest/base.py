@@ -88,6 +88,13 @@ class InputDocument:
             return handle.read(limit + 1)
 
 
+def read_local(path: Path, limit: int) -> bytes:
+    """A local file's bytes, refusing a missing file or one over ``limit`` bytes."""
+    if not path.is_file():
+        raise ReadError(f"{path}: no such file")
+    return InputDocument(str(path), path=path).read_bounded(limit)
+
+
 class Reader(Protocol):
     """The interface a reader implements; register it through the ``fimiwatch_readers`` hook."""
 

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from fimiwatch.config import IngestSettings
-from fimiwatch.ingest.base import ReadError
+from fimiwatch.ingest.base import ReadError, read_local
 from fimiwatch.ingest.mail import mbox_messages, read_message
 from fimiwatch.store import Store
 from fimiwatch.triage.domains import (
@@ -76,24 +76,20 @@ ENABLE_CONTENT = re.compile(r"enable (?:editing|content|macros)|povolit úpravy"
 MAX_SCANNED_CHARS = 100_000
 
 
+Known = Mapping[tuple[str, str], tuple[str | None, str | None]]
+"""Knowledge-base indicators: (kind, value) → (indicator name, actor id); kinds ``domain``,
+``url``, ``email``, ``sha256`` (``kb_indicators``, from STIX imports)."""
+
+
 def triage_file(
     path: Path, settings: IngestSettings | None = None, known: Known | None = None
 ) -> Verdict:
     """Triage one message file (.eml)."""
     settings = settings or IngestSettings()
-    if not path.is_file():
-        raise ReadError(f"{path}: no such file")
-    if path.stat().st_size > settings.max_document_bytes:
-        raise ReadError(f"{path}: larger than {settings.max_document_bytes} bytes")
-    record, reason = read_message(path.read_bytes(), settings)
+    record, reason = read_message(read_local(path, settings.max_document_bytes), settings)
     if record is None:
         raise ReadError(f"{path}: {reason}")
     return triage_record(record, known=known)
-
-
-Known = Mapping[tuple[str, str], tuple[str | None, str | None]]
-"""Knowledge-base indicators: (kind, value) → (indicator name, actor id); kinds ``domain``,
-``url``, ``email``, ``sha256`` (``kb_indicators``, from STIX imports)."""
 
 
 def known_indicators(store: Store) -> dict[tuple[str, str], tuple[str | None, str | None]]:

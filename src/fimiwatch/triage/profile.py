@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fimiwatch.config import IngestSettings
-from fimiwatch.ingest.base import ReadError
+from fimiwatch.ingest.base import ReadError, read_local
 from fimiwatch.ingest.profile import profile_problem, profile_records
 from fimiwatch.triage.verdict import (
     Indicator,
@@ -77,14 +77,9 @@ SUSPECT_PHOTO = re.compile(
 def triage_profiles(path: Path, settings: IngestSettings | None = None) -> list[Verdict]:
     """Triage every profile in a profile JSON file (one object, a list, or JSON Lines)."""
     settings = settings or IngestSettings()
-    if not path.is_file():
-        raise ReadError(f"{path}: no such file")
-    if path.stat().st_size > settings.max_document_bytes:
-        raise ReadError(f"{path}: larger than {settings.max_document_bytes} bytes")
+    data = read_local(path, settings.max_document_bytes)
     verdicts = []
-    for line, value, error in profile_records(
-        path.read_bytes(), str(path), settings.max_json_depth
-    ):
+    for line, value, error in profile_records(data, str(path), settings.max_json_depth):
         problem = error or profile_problem(value)
         if problem:
             raise ReadError(f"{path}: record {line}: {problem}")
