@@ -96,32 +96,37 @@ def narrative_series(
     params: NarrativeParams,
     example_ids: list[str],
 ) -> NarrativeSeries:
+    # the narrative's items are read once; every count below is over this table
+    assigned = store.con.sql(ASSIGNED_SQL, params=[key]).to_arrow_table()
+    store.con.register("assigned", assigned)
+    try:
+        per_day = store.con.execute("SELECT day, count(*) FROM assigned GROUP BY day").fetchall()
+        breakdown = {
+            dimension: store.rows(
+                f"SELECT {dimension} AS value, count(*) AS items FROM assigned "
+                "GROUP BY 1 ORDER BY items DESC, value"
+            )
+            for dimension in DIMENSIONS
+        }
+        summary = store.rows(
+            """SELECT min(published_at) AS first_seen, max(published_at) AS last_seen,
+                      count(*) AS items,
+                      count(*) FILTER (affiliation IN (SELECT unnest(?))) AS state_items,
+                      list(DISTINCT account_id ORDER BY account_id)
+                          FILTER (account_id IS NOT NULL) AS accounts,
+                      list(DISTINCT source ORDER BY source) FILTER (source IS NOT NULL)
+                          AS sources
+               FROM assigned""",
+            [list(ORIGIN_AFFILIATIONS)],
+        )[0]
+    finally:
+        store.con.unregister("assigned")
     counts = np.zeros(len(days.covered), dtype=np.int64)
-    for day, n in store.con.execute(
-        f"SELECT day, count(*) FROM ({ASSIGNED_SQL}) GROUP BY day", [key]
-    ).fetchall():
+    for day, n in per_day:
         if 0 <= (day - days.first).days < len(counts):
             counts[(day - days.first).days] = n
     day_names = days.names
     tested = np.where(days.covered, counts.astype(np.float64), np.nan)
-    breakdown = {
-        dimension: store.rows(
-            f"SELECT {dimension} AS value, count(*) AS items FROM ({ASSIGNED_SQL}) "
-            "GROUP BY 1 ORDER BY items DESC, value",
-            [key],
-        )
-        for dimension in DIMENSIONS
-    }
-    summary = store.rows(
-        f"""SELECT min(published_at) AS first_seen, max(published_at) AS last_seen,
-                   count(*) AS items,
-                   count(*) FILTER (affiliation IN (SELECT unnest(?))) AS state_items,
-                   list(DISTINCT account_id ORDER BY account_id)
-                       FILTER (account_id IS NOT NULL) AS accounts,
-                   list(DISTINCT source ORDER BY source) FILTER (source IS NOT NULL) AS sources
-            FROM ({ASSIGNED_SQL})""",
-        [list(ORIGIN_AFFILIATIONS), key],
-    )[0]
     accounts, sources = summary["accounts"] or [], summary["sources"] or []
     return NarrativeSeries(
         daily=[
