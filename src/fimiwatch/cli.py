@@ -77,7 +77,7 @@ class BadInput(Exception):
     """Exit 2 with this message."""
 
 
-class FindingsFormat(StrEnum):
+class OutputFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
@@ -279,7 +279,7 @@ def narratives_counts(
     by: Annotated[
         list[Dimension] | None, typer.Option("--by", help="Split each day's count (repeatable).")
     ] = None,
-    format: Annotated[FindingsFormat, typer.Option("--format")] = FindingsFormat.table,
+    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:
     """Items per narrative and UTC day, from the last run; split by language, country or
     source affiliation with --by."""
@@ -288,15 +288,7 @@ def narratives_counts(
     with _store(ctx) as store:
         rows = daily_counts(store, tuple(d.value for d in by or []))
     columns = ["narrative", "name", "day", *(d.value for d in by or []), "items"]
-    if format is FindingsFormat.jsonl:
-        for row in rows:
-            sys.stdout.buffer.write(orjson.dumps(row, default=str) + b"\n")
-    elif format is FindingsFormat.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows([row[c] for c in columns] for row in rows)
-    else:
-        _print_table(rows, columns)
+    _write_rows(rows, format, columns, columns)
 
 
 @narratives_app.command("chart")
@@ -532,7 +524,7 @@ def findings(
     type: Annotated[
         str | None, typer.Option("--type", help=f"One of: {', '.join(FINDING_TYPES)}.")
     ] = None,
-    format: Annotated[FindingsFormat, typer.Option("--format")] = FindingsFormat.table,
+    format: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:
     """List findings (highest score first) as a table, JSON Lines or CSV."""
     with _store(ctx) as store:
@@ -540,22 +532,31 @@ def findings(
             rows = load_findings(store, type)
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
-    if format is FindingsFormat.jsonl:
+    _write_rows(rows, format, list(rows[0]) if rows else FINDING_COLUMNS, FINDING_COLUMNS)
+
+
+def _write_rows(
+    rows: list[dict[str, Any]],
+    format: OutputFormat,
+    csv_columns: list[str],
+    table_columns: list[str],
+) -> None:
+    """Rows to stdout as JSON Lines, CSV (lists and objects as JSON text) or a table."""
+    if format is OutputFormat.jsonl:
         for row in rows:
             sys.stdout.buffer.write(orjson.dumps(row, default=str) + b"\n")
-    elif format is FindingsFormat.csv:
+    elif format is OutputFormat.csv:
         writer = csv.writer(sys.stdout)
-        columns = list(rows[0]) if rows else FINDING_COLUMNS
-        writer.writerow(columns)
+        writer.writerow(csv_columns)
         for row in rows:
             writer.writerow(
                 [
                     orjson.dumps(v).decode() if isinstance(v, list | dict) else v
-                    for v in (row[c] for c in columns)
+                    for v in (row[c] for c in csv_columns)
                 ]
             )
     else:
-        _print_table(rows, FINDING_COLUMNS)
+        _print_table(rows, table_columns)
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
