@@ -345,7 +345,7 @@ def _known_indicators(ctx: typer.Context) -> dict[Any, Any]:
     if not _settings(ctx).db.exists():
         return {}
     with _store(ctx) as store:
-        return known_indicators(store)
+        return known_indicators(store.con)
 
 
 @triage_app.command("profile")

@@ -251,4 +251,39 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        9,
+        "analysts' workflow (status, TLP, notes, audit log) and findings' facets for filtering",
+        """
+        CREATE TABLE finding_status (
+            finding_id VARCHAR PRIMARY KEY,
+            status VARCHAR NOT NULL,
+            tlp VARCHAR,
+            updated_by VARCHAR NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE SEQUENCE finding_note_ids START 1;
+        CREATE TABLE finding_notes (
+            note_id BIGINT PRIMARY KEY DEFAULT nextval('finding_note_ids'),
+            finding_id VARCHAR NOT NULL,
+            author VARCHAR NOT NULL,
+            text VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE SEQUENCE audit_ids START 1;
+        CREATE TABLE audit_log (
+            audit_id BIGINT PRIMARY KEY DEFAULT nextval('audit_ids'),
+            occurred_at TIMESTAMPTZ NOT NULL,
+            user_name VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            finding_id VARCHAR,
+            detail VARCHAR
+        );
+        CREATE TABLE finding_facets (
+            finding_id VARCHAR PRIMARY KEY,
+            langs VARCHAR[] NOT NULL,
+            countries VARCHAR[] NOT NULL
+        );
+        """,
+    ),
 )

@@ -101,6 +101,37 @@ def save_findings(store: Store, detector: str, findings: list[Finding]) -> None:
         con.register("new_findings", table)
         con.execute("INSERT INTO findings BY NAME SELECT * FROM new_findings")
         con.unregister("new_findings")
+        con.execute(
+            "DELETE FROM finding_facets WHERE finding_id NOT IN (SELECT id FROM findings) "
+            "OR finding_id IN (SELECT id FROM findings WHERE detector = ?)",
+            [detector],
+        )
+        con.execute(FACETS_SQL, [detector, detector, detector])
+
+
+FACETS_SQL = """
+INSERT INTO finding_facets
+WITH evidence AS (
+    SELECT id AS finding_id, unnest(item_ids) AS item_id FROM findings WHERE detector = ?
+), languages AS (
+    SELECT e.finding_id, list_sort(list_distinct(list(i.lang))) AS langs
+    FROM evidence e JOIN items i ON i.id = e.item_id WHERE i.lang IS NOT NULL GROUP BY ALL
+), countries AS (
+    SELECT finding_id, list_sort(list_distinct(list(country))) AS countries FROM (
+        SELECT e.finding_id, s.country FROM evidence e
+        JOIN items i ON i.id = e.item_id JOIN sources s ON s.source = i.source
+        UNION ALL
+        SELECT f.id, w.country FROM findings f, unnest(f.targets) AS t(name)
+        JOIN watchlist w ON w.name = t.name WHERE f.detector = ?
+    ) WHERE country IS NOT NULL GROUP BY ALL
+)
+SELECT f.id, coalesce(l.langs, []), coalesce(c.countries, [])
+FROM findings f LEFT JOIN languages l ON l.finding_id = f.id
+LEFT JOIN countries c ON c.finding_id = f.id
+WHERE f.detector = ?
+"""
+"""Languages of a finding's items, and countries of their sources and of its watched targets:
+filters for the workspace, recomputed whenever the detector's findings are replaced."""
 
 
 _LIST = pa.list_(pa.string())

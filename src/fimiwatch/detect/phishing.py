@@ -49,7 +49,7 @@ class PhishingDetector(Detector):
 
     def run(self, store: Store) -> list[Finding]:
         references, watched = _references(store)
-        known = known_indicators(store)
+        known = known_indicators(store.con)
         disarm, _ = techniques_for(self.finding_type)
         findings = []
         for row in store.rows(MAILS_SQL):

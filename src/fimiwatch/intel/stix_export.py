@@ -692,7 +692,10 @@ class _Exporter:
 
     # -- findings ----------------------------------------------------------------------------
     def finding_rows(self) -> list[dict[str, Any]]:
-        rows = self.store.rows("SELECT * FROM findings ORDER BY id")
+        rows = self.store.rows(
+            "SELECT f.*, s.tlp FROM findings f "
+            "LEFT JOIN finding_status s ON s.finding_id = f.id ORDER BY f.id"
+        )
         selected = []
         for row in rows:
             seen = row["last_seen"] or row["first_seen"]
@@ -706,7 +709,8 @@ class _Exporter:
         return selected
 
     def finding_tlp(self, row: dict[str, Any]) -> str | None:
-        """The finding's own TLP: a ``tlp`` column when there is one, and ``evidence.tlp``;
+        """The finding's own TLP: the one an analyst set (``finding_status.tlp``) and
+        ``evidence.tlp``;
         the stricter wins, and an unrecognised value counts as RED."""
         own: str | None = None
         evidence = row["evidence"]

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import duckdb
+
 from fimiwatch.config import IngestSettings
 from fimiwatch.ingest.base import ReadError, read_local
 from fimiwatch.ingest.mail import mbox_messages, read_message
-from fimiwatch.store import Store
 from fimiwatch.triage.domains import (
     Reference,
     belongs,
@@ -76,7 +77,8 @@ ENABLE_CONTENT = re.compile(r"enable (?:editing|content|macros)|povolit úpravy"
 MAX_SCANNED_CHARS = 100_000
 
 
-Known = Mapping[tuple[str, str], tuple[str | None, str | None]]
+KnownEntry = tuple[str | None, str | None]
+Known = Mapping[tuple[str, str], KnownEntry]
 """Knowledge-base indicators: (kind, value) → (indicator name, actor id); kinds ``domain``,
 ``url``, ``email``, ``sha256`` (``kb_indicators``, from STIX imports)."""
 
@@ -92,12 +94,15 @@ def triage_file(
     return triage_record(record, known=known)
 
 
-def known_indicators(store: Store) -> dict[tuple[str, str], tuple[str | None, str | None]]:
-    return {
-        (r["kind"], r["value"]): (r["name"], r["actor_id"])
-        for r in store.rows("SELECT kind, value, any_value(name) AS name, "
-                            "any_value(actor_id) AS actor_id FROM kb_indicators GROUP BY ALL")
-    }  # fmt: skip
+def known_indicators(
+    con: duckdb.DuckDBPyConnection,
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """Knowledge-base indicators by (kind, value); ``con`` is the store's connection or a
+    cursor of it (the web app's per-request path)."""
+    found = con.execute(
+        "SELECT kind, value, any_value(name), any_value(actor_id) FROM kb_indicators GROUP BY ALL"
+    ).fetchall()
+    return {(kind, value): (name, actor) for kind, value, name, actor in found}
 
 
 def triage_record(

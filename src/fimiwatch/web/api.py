@@ -1,0 +1,245 @@
+"""The JSON API under ``/api``: everything the pages show, plus workflow changes, triage and
+exports. Reads go through ``queries.py``, the same functions the pages use."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Annotated, Any
+
+import duckdb
+import orjson
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field
+
+from fimiwatch.findings import FINDING_TYPES, SEVERITIES
+from fimiwatch.intel.stix_export import TLP_LEVELS, export_stix, serialize_bundle
+from fimiwatch.store import Store
+from fimiwatch.triage.email import known_indicators
+from fimiwatch.web import exports, queries
+from fimiwatch.web.auth import Analyst, User
+from fimiwatch.web.triage import UPLOAD_BYTES, triage_upload
+from fimiwatch.web.workflow import NOTE_CHARS, WorkflowError, add_note, audit_log, set_status
+
+MAX_PAGE = 500
+EXPORT_ROWS = 100_000
+router = APIRouter(prefix="/api")
+_export_lock = threading.Lock()
+"""The STIX exporter reads through the store's own connection; one export at a time."""
+
+
+def cursor(request: Request) -> duckdb.DuckDBPyConnection:
+    store: Store = request.app.state.store
+    return store.con.cursor()
+
+
+def finding_filter(
+    type: Annotated[str | None, Query(description=f"One of {', '.join(FINDING_TYPES)}")] = None,
+    severity: Annotated[
+        str | None, Query(description=f"Minimum severity: {', '.join(SEVERITIES)}")
+    ] = None,
+    status: Annotated[
+        str | None, Query(description=f"One of {', '.join(queries.STATUSES)}")
+    ] = None,
+    target: Annotated[str | None, Query(description="A watched target's name")] = None,
+    actor: Annotated[str | None, Query(description="A knowledge-base actor id")] = None,
+    source: Annotated[str | None, Query(description="A registry source key")] = None,
+    country: Annotated[str | None, Query(description="Country of a source or target")] = None,
+    lang: Annotated[str | None, Query(description="Language of an evidence item")] = None,
+    q: Annotated[str | None, Query(description="Text in title or summary")] = None,
+    since: Annotated[datetime | None, Query(description="Last seen on or after")] = None,
+    until: Annotated[datetime | None, Query(description="First seen on or before")] = None,
+) -> queries.FindingFilter:
+    try:
+        return queries.FindingFilter(type=type, severity=severity, status=status,
+                                     target=target, actor=actor, source=source, country=country,
+                                     lang=lang, q=q or None, since=since, until=until)  # fmt: skip
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from error
+
+
+Filter = Annotated[queries.FindingFilter, Depends(finding_filter)]
+
+
+class WorkflowChange(BaseModel):
+    status: str | None = Field(None, description=f"One of {', '.join(queries.STATUSES)}")
+    tlp: str | None = Field(None, description=f"One of {', '.join(TLP_LEVELS)}")
+
+
+class NewNote(BaseModel):
+    text: str = Field(min_length=1, max_length=NOTE_CHARS)
+
+
+def _not_found(kind: str, key: str) -> HTTPException:
+    return HTTPException(404, f"no {kind} {key!r}")
+
+
+@router.get("/overview", summary="Counts, newest findings and activity per week by type")
+def overview(request: Request, _: User) -> dict[str, Any]:
+    return queries.overview(cursor(request))
+
+
+@router.get("/findings", summary="Findings, filtered, sorted and paged")
+def findings(
+    request: Request,
+    _: User,
+    where: Filter,
+    sort: Annotated[str, Query(description=f"One of {', '.join(queries.SORTS)}")] = "score",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    if sort not in queries.SORTS:
+        raise HTTPException(422, f"sort must be one of {', '.join(queries.SORTS)}")
+    return queries.list_findings(cursor(request), where, sort, limit, offset)
+
+
+@router.get("/findings/{finding_id}", summary="One finding with its evidence and notes")
+def finding(request: Request, finding_id: str, _: User) -> dict[str, Any]:
+    found = queries.finding_detail(cursor(request), finding_id)
+    if found is None:
+        raise _not_found("finding", finding_id)
+    return found
+
+
+@router.patch("/findings/{finding_id}", summary="Set a finding's status and/or TLP (analyst)")
+def change_finding(
+    request: Request, finding_id: str, change: WorkflowChange, user: Analyst
+) -> dict[str, Any]:
+    if change.status is None and change.tlp is None:
+        raise HTTPException(422, "give a status, a tlp or both")
+    try:
+        return set_status(cursor(request), finding_id, user.name, change.status, change.tlp)
+    except WorkflowError as error:
+        raise HTTPException(404 if "no finding" in str(error) else 422, str(error)) from error
+
+
+@router.post("/findings/{finding_id}/notes", status_code=201, summary="Add a note (analyst)")
+def post_note(request: Request, finding_id: str, note: NewNote, user: Analyst) -> dict[str, Any]:
+    try:
+        return add_note(cursor(request), finding_id, user.name, note.text)
+    except WorkflowError as error:
+        raise HTTPException(404 if "no finding" in str(error) else 422, str(error)) from error
+
+
+@router.get("/audit", summary="The audit log of workflow changes, newest first")
+def audit(
+    request: Request,
+    _: User,
+    finding_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> list[dict[str, Any]]:
+    return audit_log(cursor(request), finding_id, limit)
+
+
+@router.get("/items", summary="Items, searched and paged, newest first")
+def items(
+    request: Request,
+    _: User,
+    q: Annotated[str | None, Query(description="Text in title or body")] = None,
+    platform: str | None = None,
+    source: str | None = None,
+    lang: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    return queries.list_items(cursor(request), q or None, platform, source, lang, limit, offset)
+
+
+@router.get("/items/{item_id}", summary="One item")
+def item(request: Request, item_id: str, _: User) -> dict[str, Any]:
+    found = queries.item(cursor(request), item_id)
+    if found is None:
+        raise _not_found("item", item_id)
+    return found
+
+
+@router.get("/actors", summary="Threat actors of the knowledge base, with aliases")
+def actors(request: Request, _: User, q: str | None = None) -> list[dict[str, Any]]:
+    return queries.actors(cursor(request), q or None)
+
+
+@router.get("/actors/{actor_id}", summary="An actor: aliases, techniques, incidents, findings")
+def actor(request: Request, actor_id: str, _: User) -> dict[str, Any]:
+    found = queries.actor(cursor(request), actor_id)
+    if found is None:
+        raise _not_found("actor", actor_id)
+    return found
+
+
+@router.get("/sources", summary="The source registry, with items held per source")
+def sources(request: Request, _: User) -> list[dict[str, Any]]:
+    return queries.sources(cursor(request))
+
+
+@router.get("/targets", summary="The watchlist, with the findings that concern each entry")
+def targets(request: Request, _: User) -> list[dict[str, Any]]:
+    return queries.targets(cursor(request))
+
+
+@router.get("/narratives", summary="Narratives with their item counts and findings")
+def narratives(request: Request, _: User) -> list[dict[str, Any]]:
+    return queries.narratives(cursor(request))
+
+
+@router.post("/triage/{kind}", summary="Triage an uploaded mail (.eml) or profile (JSON)")
+async def triage(
+    request: Request,
+    kind: str,
+    _: User,
+    file: Annotated[UploadFile, File(description="The file to triage")],
+) -> dict[str, Any]:
+    if kind not in ("email", "profile"):
+        raise _not_found("triage kind", kind)
+    data = await file.read(UPLOAD_BYTES + 1)
+    try:
+        return triage_upload(kind, file.filename or "upload", data,
+                             known_indicators(cursor(request)))  # fmt: skip
+    except ValueError as error:
+        raise HTTPException(413 if "larger" in str(error) else 422, str(error)) from error
+
+
+@router.get("/export/stix", summary="STIX 2.1 bundle of the knowledge base and findings")
+def export_stix_bundle(
+    request: Request,
+    _: User,
+    tlp: Annotated[str, Query(description=f"One of {', '.join(TLP_LEVELS)}")] = "amber",
+    since: datetime | None = None,
+) -> Response:
+    if tlp not in TLP_LEVELS:
+        raise HTTPException(422, f"tlp must be one of {', '.join(TLP_LEVELS)}")
+    with _export_lock:
+        result = export_stix(request.app.state.store, tlp, since)
+    return Response(
+        serialize_bundle(result.bundle),
+        media_type="application/stix+json;version=2.1",
+        headers={"Content-Disposition": 'attachment; filename="fimiwatch-stix.json"'},
+    )
+
+
+@router.get("/export/findings.csv", summary="Findings matching the filters, as CSV")
+def export_findings_csv(request: Request, _: User, where: Filter) -> Response:
+    page = queries.list_findings(cursor(request), where, "score", EXPORT_ROWS, 0)
+    return Response(
+        exports.findings_csv(page["findings"]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="fimiwatch-findings.csv"'},
+    )
+
+
+@router.get("/export/network.gexf", summary="Coordinated accounts and their edges, as GEXF")
+def export_network(request: Request, _: User, finding_id: str | None = None) -> Response:
+    found = queries.rows(
+        cursor(request),
+        "SELECT id, evidence FROM findings WHERE type = 'coordination' "
+        "AND (? IS NULL OR id = ?) ORDER BY id",
+        [finding_id, finding_id],
+    )
+    if finding_id and not found:
+        raise _not_found("coordination finding", finding_id)
+    for row in found:
+        row["evidence"] = orjson.loads(row["evidence"]) if row["evidence"] else {}
+    return Response(
+        exports.gexf(exports.coordination_graph(found)),
+        media_type="application/gexf+xml",
+        headers={"Content-Disposition": 'attachment; filename="fimiwatch-network.gexf"'},
+    )
