@@ -58,6 +58,7 @@ def create_app(store: Store, auth: bool = True) -> FastAPI:
             response.headers["Cache-Control"] = "no-store"
         return response
 
+    app.add_exception_handler(pages.LoginRequired, pages.login_redirect)
     app.include_router(api.router)
     app.include_router(pages.router)
     static = files("fimiwatch.web").joinpath("static")
