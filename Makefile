@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fimiwatch demo --no-serve
+	$(BIN)/fimiwatch demo
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -166,4 +166,33 @@ def test_report_command_filters_by_date(tmp_path: Path) -> None:
     assert "finding 1<" not in latest and "finding 15<" in latest
     assert "about &lt;b&gt;something&lt;/b&gt;" in latest  # hostile text escaped
     assert fimiwatch("report", "--since", "soon", "--out", "x.html", cwd=tmp_path).returncode == 2
-    assert fimiwatch("report", "--out", "x.pdf", cwd=tmp_path).returncode == 2
+    assert fimiwatch("report", "--out", "x.txt", cwd=tmp_path).returncode == 2
+
+
+def test_report_as_pdf_fetches_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("weasyprint", exc_type=OSError, reason="WeasyPrint needs Pango")
+    from fimiwatch.report.pdf import write_pdf
+
+    with Store(tmp_path / "fimiwatch.duckdb") as store:
+        save_findings(store, "phishing", [finding(3)])
+    made = fimiwatch("report", "--out", "brief.pdf", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "brief.pdf").read_bytes().startswith(b"%PDF")
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Pixel(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Pixel) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        hostile = f'<img src="{url}/pixel.png"><link rel=stylesheet href="{url}/x.css">'
+        assert write_pdf(hostile, tmp_path / "hostile.pdf").read_bytes().startswith(b"%PDF")
+        server.shutdown()
+    assert asked == []

@@ -68,6 +68,13 @@ app.add_typer(triage_app, name="triage")
 users_app = typer.Typer(help="API users and their tokens (roles: viewer, analyst, admin).",
                         no_args_is_help=True)  # fmt: skip
 app.add_typer(users_app, name="users")
+alerts_app = typer.Typer(
+    help="Alert rules: each finding that matches a rule (type, minimum severity, target, "
+    "actor) is sent once to a webhook, a mail address or a file. `fimiwatch run` sends new "
+    "alerts after detecting; failed deliveries are retried with backoff. See docs/alerts.md.",
+    no_args_is_help=True,
+)
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(kb_app, name="kb")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
@@ -422,6 +429,145 @@ def users_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> 
     console.print(f"Removed {name}.")
 
 
+@alerts_app.command("add")
+def alerts_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Rule name (letters, digits, _ . @ -).")],
+    webhook: Annotated[
+        str | None, typer.Option(help="POST each alert as JSON to this http(s) URL.")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="Mail each alert to this address (SMTP per the settings).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Append each alert as one JSON line to this file.")
+    ] = None,
+    type: Annotated[
+        str | None,
+        typer.Option("--type", help=f"Only findings of this type: {', '.join(FINDING_TYPES)}."),
+    ] = None,
+    min_severity: Annotated[
+        str | None,
+        typer.Option(help="Only findings at least this severe: low, medium, high, critical."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Only findings naming this target (exact watchlist name).")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Only findings naming this actor id.")] = None,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="Also alert on the findings that match already (default: only new ones).",
+        ),
+    ] = False,
+) -> None:
+    """Add a rule. Give exactly one of --webhook, --email, --file; criteria left out match
+    everything. Findings that already match are not sent unless --backfill."""
+    from fimiwatch.alerts import Rule, add_rule
+
+    given = {"webhook": webhook, "email": email, "file": str(file.resolve()) if file else None}
+    chosen = {kind: where for kind, where in given.items() if where is not None}
+    if len(chosen) != 1:
+        raise BadInput("give exactly one of --webhook URL, --email ADDRESS, --file PATH")
+    [(channel, destination)] = chosen.items()
+    with _store(ctx) as store:
+        try:
+            rule = Rule(name, channel, destination, finding_type=type,
+                        min_severity=min_severity, target=target, actor=actor)  # fmt: skip
+            matched = add_rule(store, rule, backfill=backfill)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+    fate = "queued for the next send" if backfill else "skipped (use --backfill to send them)"
+    console.print(Text(f"Added rule {name} → {channel} {destination}; "
+                       f"{matched} findings that match already: {fate}."))  # fmt: skip
+
+
+ALERT_RULE_COLUMNS = ["name", "finding_type", "min_severity", "target", "actor", "channel",
+                      "destination", "enabled", "delivered", "pending", "failed"]  # fmt: skip
+DELIVERY_COLUMNS = ["rule", "finding_id", "channel", "state", "attempts", "last_attempt_at",
+                    "next_attempt_at", "last_error"]  # fmt: skip
+
+
+@alerts_app.command("list")
+def alerts_list(ctx: typer.Context) -> None:
+    """Rules, with how many alerts each has delivered, has pending and gave up on."""
+    from fimiwatch.alerts import list_rules
+
+    with _store(ctx) as store:
+        _print_plain_table(list_rules(store.con), ALERT_RULE_COLUMNS)
+
+
+@alerts_app.command("remove")
+def alerts_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Remove a rule; its pending alerts are dropped and its delivery log with it."""
+    from fimiwatch.alerts import remove_rule
+
+    with _store(ctx) as store:
+        if not remove_rule(store, name):
+            raise BadInput(f"no alert rule {name!r}")
+    console.print(Text(f"Removed rule {name}."))
+
+
+@alerts_app.command("disable")
+def alerts_disable(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Pause a rule: it queues and sends nothing until enabled."""
+    _set_rule_enabled(ctx, name, False)
+
+
+@alerts_app.command("enable")
+def alerts_enable(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Resume a paused rule; findings that appeared while it was paused are not sent."""
+    _set_rule_enabled(ctx, name, True)
+
+
+def _set_rule_enabled(ctx: typer.Context, name: str, enabled: bool) -> None:
+    from fimiwatch.alerts import set_enabled
+
+    with _store(ctx) as store:
+        if not set_enabled(store, name, enabled):
+            raise BadInput(f"no alert rule {name!r}")
+    console.print(Text(f"Rule {name} {'enabled' if enabled else 'disabled'}."))
+
+
+@alerts_app.command("send")
+def alerts_send(ctx: typer.Context) -> None:
+    """Queue alerts for new matches and deliver those due now (`fimiwatch run` does this
+    too); print what was delivered, will be retried, or was given up."""
+    from fimiwatch.alerts import dispatch
+
+    with _store(ctx) as store:
+        summary = dispatch(store, _settings(ctx))
+    for attempt in summary.attempts:
+        if attempt.error:
+            console.print(Text(f"{attempt.rule} {attempt.finding_id} ({attempt.channel}, "
+                               f"{attempt.outcome}): {attempt.error}"))  # fmt: skip
+    console.print(summary.describe())
+
+
+@alerts_app.command("log")
+def alerts_log(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many deliveries to show.")] = 50,
+) -> None:
+    """Deliveries, latest activity first: state (pending, delivered, failed), attempts, the
+    next retry and the last error."""
+    from fimiwatch.alerts import list_deliveries
+
+    with _store(ctx) as store:
+        _print_plain_table(list_deliveries(store.con, limit), DELIVERY_COLUMNS)
+
+
+def _print_plain_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """Like _print_table, but cells are never read as rich markup (errors quote servers)."""
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(Text(_cell(row.get(c))) for c in columns))
+    out.print(table)
+    if not rows:
+        console.print("(none)")
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -448,20 +594,23 @@ def serve(
 @app.command()
 def report(
     ctx: typer.Context,
-    out_path: Annotated[Path, typer.Option("--out", help="The brief: an .html file.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="The brief: an .html file, or .pdf (needs WeasyPrint).")
+    ],
     since: Annotated[
         str | None,
         typer.Option(help="Only findings last seen on or after this date (YYYY-MM-DD)."),
     ] = None,
 ) -> None:
-    """Write a self-contained HTML brief: key findings with their evidence excerpts, narrative
-    charts, laundered passages side by side, the data and ingest summary."""
+    """Write a self-contained brief (HTML or PDF): key findings with their evidence excerpts,
+    narrative charts, laundered passages side by side, the data and ingest summary."""
     from datetime import UTC, datetime
 
     from fimiwatch.report.html import write_report
+    from fimiwatch.report.pdf import PdfUnavailable
 
-    if out_path.suffix.lower() not in (".html", ".htm"):
-        raise BadInput(f"{out_path}: the report is HTML; name it .html")
+    if out_path.suffix.lower() not in (".html", ".htm", ".pdf"):
+        raise BadInput(f"{out_path}: the report is HTML or PDF; name it .html or .pdf")
     start = None
     if since:
         try:
@@ -469,7 +618,10 @@ def report(
         except ValueError as exc:
             raise BadInput(f"--since {since!r} is not a date (YYYY-MM-DD)") from exc
     with _store(ctx) as store:
-        write_report(store, out_path, start)
+        try:
+            write_report(store, out_path, start)
+        except PdfUnavailable as exc:
+            raise BadInput(str(exc)) from exc
     console.print(f"Report written to {out_path}")
 
 
@@ -513,6 +665,8 @@ def _print_run_summary(summary: Any, counts: dict[str, int]) -> None:
         table.add_row(name, str(found), f"{seconds:.2f}")
     if summary.detectors:
         console.print(table)
+    if summary.alerts is not None and (summary.alerts.queued or summary.alerts.attempts):
+        console.print(f"Alerts: {summary.alerts.describe()}")
 
 
 FINDING_COLUMNS = ["id", "type", "severity", "score", "title", "first_seen", "last_seen"]
@@ -640,15 +794,20 @@ def _accounts(edges: Any) -> int:
 @app.command()
 def demo(
     ctx: typer.Context,
-    no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Do not serve the API afterwards (for scripts).")
-    ] = False,
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Serve the workspace afterwards. Default: serve when run from a terminal, "
+            "so scripts and CI are never left waiting on a server.",
+        ),
+    ] = None,
     report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
         "fimiwatch-demo-report.html"
     ),
 ) -> None:
     """Build a fresh store from the bundled demo corpus, run everything, write a report, then
-    serve the REST API on 127.0.0.1:8765 without authentication (--no-serve to skip)."""
+    serve the workspace on http://127.0.0.1:8765/ without sign-in (loopback only)."""
     from fimiwatch.demo import run_demo
 
     settings = _settings(ctx)
@@ -659,16 +818,20 @@ def demo(
     _print_run_summary(result.run, result.counts)
     _print_table(result.findings, ["severity", "score", "title"])
     console.print(f"Store: {settings.db}   Report: {report}")
-    if not no_serve:
-        import uvicorn
+    if serve is None:
+        serve = sys.stdin.isatty()
+    if not serve:
+        console.print(f"Browse it with: fimiwatch --db {settings.db} serve --no-auth")
+        return
+    import uvicorn
 
-        from fimiwatch.web.app import create_app
+    from fimiwatch.web.app import create_app
 
-        with _store_at(settings) as store:
-            console.print("Serving the demo findings on http://127.0.0.1:8765/api/findings "
-                          "(no authentication, loopback only; Ctrl-C stops)")  # fmt: skip
-            uvicorn.run(create_app(store, auth=False), host="127.0.0.1", port=8765,
-                        log_level="warning")  # fmt: skip
+    with _store_at(settings) as store:
+        console.print("The workspace is at http://127.0.0.1:8765/ (no sign-in, loopback only; "
+                      "Ctrl-C stops)")  # fmt: skip
+        uvicorn.run(create_app(store, auth=False), host="127.0.0.1", port=8765,
+                    log_level="warning")  # fmt: skip
 
 
 @app.command("formats")

@@ -7,6 +7,7 @@ directory (or the file named by ``FIMIWATCH_CONFIG``), and ``FIMIWATCH_*`` envir
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -51,6 +52,62 @@ class IngestSettings:
     chunk_bytes: int = 32 * 1024 * 1024
 
 
+SMTP_SECURITY: tuple[str, ...] = ("starttls", "ssl", "none")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_ADDRESS_PART = r"[^@\s,;<>\"\x00-\x1f\x7f]+"
+MAIL_ADDRESS = re.compile(f"^{_ADDRESS_PART}@{_ADDRESS_PART}\\Z")
+"""One bare address: no display name, no list, nothing that could break a mail header."""
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """How alerts are delivered and retried (docs/alerts.md); checked when settings load, so
+    a bad value fails at start-up rather than at the first delivery."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_from: str = "fimiwatch@localhost"
+    smtp_security: str = "starttls"
+    """starttls (upgrade a plain connection), ssl (TLS from the start, port 465) or none."""
+    smtp_username: str = ""
+    """Empty: no login. The password is read from the variable named by smtp_password_env."""
+    smtp_password_env: str = "FIMIWATCH_SMTP_PASSWORD"
+    timeout_seconds: float = 10.0
+    max_attempts: int = 8
+    backoff_seconds: float = 30.0
+    """The wait after the first failure; it doubles after each further one."""
+    backoff_max_seconds: float = 3600.0
+    backoff_jitter: float = 0.2
+    """Each wait grows by a random fraction up to this, so retries to one endpoint spread."""
+    link_base: str = ""
+    """Prefix of the finding link in alerts, e.g. ``https://watch.example.org``; empty gives
+    the path alone (``/findings/ID``)."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.smtp_security not in SMTP_SECURITY:
+            problems.append(f"smtp_security must be one of {', '.join(SMTP_SECURITY)}")
+        if not 0 < self.smtp_port < 65536:
+            problems.append("smtp_port must be 1–65535")
+        if not MAIL_ADDRESS.match(self.smtp_from):
+            problems.append(f"smtp_from {self.smtp_from!r} is not a mail address")
+        if not _ENV_NAME.match(self.smtp_password_env):
+            problems.append("smtp_password_env must name an environment variable")
+        if self.timeout_seconds <= 0 or self.backoff_seconds <= 0:
+            problems.append("timeout_seconds and backoff_seconds must be positive")
+        if not 1 <= self.max_attempts <= 100:
+            problems.append("max_attempts must be 1–100")
+        if self.backoff_max_seconds < self.backoff_seconds:
+            problems.append("backoff_max_seconds must be at least backoff_seconds")
+        if not 0 <= self.backoff_jitter <= 1:
+            problems.append("backoff_jitter must be between 0 and 1")
+        if self.smtp_username and self.smtp_security == "none" and self.smtp_host not in _LOOPBACK:
+            problems.append("a password is sent only encrypted: smtp_security starttls or ssl")
+        if problems:
+            raise ValueError("[alerts]: " + "; ".join(problems))
+
+
 @dataclass(frozen=True)
 class Settings:
     db: Path = Path("fimiwatch.duckdb")
@@ -60,6 +117,7 @@ class Settings:
     duckdb_threads: int | None = None
     ingest: IngestSettings = field(default_factory=IngestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per detector, parameters that replace its defaults: ``[detectors.narratives]`` with
     ``backend = "use-onnx"`` (checked when the detector is built)."""

@@ -286,4 +286,33 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        10,
+        "alerts: rules (what to match, where to send) and one delivery per rule and finding",
+        """
+        CREATE TABLE alert_rules (
+            name VARCHAR PRIMARY KEY,
+            finding_type VARCHAR,
+            min_severity VARCHAR,
+            target VARCHAR,
+            actor VARCHAR,
+            channel VARCHAR NOT NULL,
+            destination VARCHAR NOT NULL,
+            enabled BOOLEAN NOT NULL DEFAULT true,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE alert_deliveries (
+            rule VARCHAR NOT NULL,
+            finding_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TIMESTAMPTZ,
+            last_error VARCHAR,
+            last_attempt_at TIMESTAMPTZ,
+            created_at TIMESTAMPTZ NOT NULL,
+            delivered_at TIMESTAMPTZ,
+            PRIMARY KEY (rule, finding_id)
+        );
+        """,
+    ),
 )

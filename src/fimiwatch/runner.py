@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from fimiwatch import plugins
+from fimiwatch.alerts import DispatchSummary, dispatch
 from fimiwatch.detect.base import Detector
 from fimiwatch.enrich.langid import detect_missing_languages
 from fimiwatch.enrich.mentions import link_mentions
@@ -18,6 +20,8 @@ from fimiwatch.intel.kb import ensure_kb
 from fimiwatch.intel.registry import load_builtin_sources
 from fimiwatch.store import Store
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class RunSummary:
@@ -25,6 +29,8 @@ class RunSummary:
     mentions_linked: int = 0
     detectors: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Detector name → (findings, seconds)."""
+    alerts: DispatchSummary | None = None
+    """None when dispatching failed (logged); the run's findings are saved all the same."""
 
 
 def select_detectors(only: list[str] | None) -> list[type[Detector]]:
@@ -71,6 +77,10 @@ def run_pipeline(
         findings = detector.run(store)
         save_findings(store, detector.name, findings)
         summary.detectors[detector.name] = (len(findings), time.perf_counter() - started)
+    try:  # deliveries that fail are retried on a later dispatch; none may fail the run
+        summary.alerts = dispatch(store, store.settings)
+    except Exception:
+        logger.exception("alerts: dispatch failed after the run")
     return summary
 
 

@@ -93,9 +93,7 @@ class Store:
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts (for small results: summaries, listings)."""
-        result = self.con.execute(sql, params or [])
-        names = [column[0] for column in result.description or []]
-        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        return query_rows(self.con, sql, params)
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         rows = self.con.execute(sql, params or []).fetchall()
@@ -105,6 +103,16 @@ class Store:
         """Row counts of the canonical tables, for summaries."""
         tables = ("items", "accounts", "sources", "watchlist", "findings", "quarantine")
         return {name: int(self.scalar(f"SELECT count(*) FROM {name}")) for name in tables}
+
+
+def query_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> list[dict[str, Any]]:
+    """A query's rows as dicts, on a connection or a cursor (the web app reads on one cursor
+    per request)."""
+    result = con.execute(sql, params or [])
+    names = [column[0] for column in result.description or []]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def sql_literal(text: str) -> str:

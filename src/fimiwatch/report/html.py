@@ -75,8 +75,17 @@ def report_context(store: Store, since: datetime | None = None) -> dict[str, Any
     }
 
 
+def render_report(store: Store, since: datetime | None = None) -> str:
+    return _environment().get_template("report.html").render(**report_context(store, since))
+
+
 def write_report(store: Store, path: Path, since: datetime | None = None) -> Path:
-    html = _environment().get_template("report.html").render(**report_context(store, since))
+    """The brief as HTML, or as PDF when ``path`` ends in .pdf (see ``pdf.py``)."""
+    html = render_report(store, since)
+    if path.suffix.lower() == ".pdf":
+        from fimiwatch.report.pdf import write_pdf
+
+        return write_pdf(html, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     return path

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from fimiwatch.alerts import list_deliveries
 from fimiwatch.findings import FINDING_TYPES, SEVERITIES
 from fimiwatch.intel.stix_export import TLP_LEVELS
 from fimiwatch.report.charts import daily_chart_png
@@ -139,10 +140,6 @@ def overview_page(request: Request, user: PageUser) -> Response:
 
 
 def _recent_alerts(request: Request) -> list[dict[str, Any]]:
-    try:
-        from fimiwatch.alerts import list_deliveries
-    except ImportError:
-        return []
     return list_deliveries(cursor(request), 10)
 
 

@@ -14,6 +14,7 @@ import duckdb
 import orjson
 
 from fimiwatch.findings import FINDING_TYPES, SEVERITIES
+from fimiwatch.store import query_rows as rows
 
 STATUSES = ("new", "confirmed", "dismissed")
 SORTS = {
@@ -33,12 +34,6 @@ FINDING_FROM = (
     "findings f LEFT JOIN finding_status s ON s.finding_id = f.id "
     "LEFT JOIN finding_facets x ON x.finding_id = f.id"
 )
-
-
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    result = con.execute(sql, params)
-    names = [c[0] for c in result.description or []]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 @dataclass(frozen=True)

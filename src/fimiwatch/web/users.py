@@ -12,7 +12,7 @@ from fimiwatch.store import Store
 
 ROLES = ("viewer", "analyst", "admin")
 """viewer reads; analyst also changes findings' workflow state; admin also manages users."""
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 
 
 def _digest(token: str) -> str:
