@@ -17,6 +17,12 @@ demo: $(STAMP)
 	$(BIN)/fimiwatch demo
 
 test: $(STAMP)
+	@# tests/test_browser.py drives Debian's chromium (/usr/bin/chromium): install it if missing
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: /usr/bin/chromium is missing (install Debian's chromium as root): the browser tests will be skipped"; fi; }
 	$(BIN)/pytest
 
 bench: $(STAMP)

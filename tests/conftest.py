@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
@@ -20,6 +23,28 @@ def settings(tmp_path: Path) -> Settings:
 def store(settings: Settings) -> Iterator[Store]:
     with Store(settings.db, settings) as opened:
         yield opened
+
+
+class DemoRun(NamedTuple):
+    folder: Path
+    """Where ``fimiwatch demo`` ran: the store, its quarantine file and the report."""
+    db: Path
+    result: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``fimiwatch --db demo.duckdb demo --no-serve``, run once (2–3 minutes) for every test
+    that needs the demo store. Tests that change the store work on a copy of it."""
+    folder = tmp_path_factory.mktemp("demo")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", "from fimiwatch.cli import main; main()",
+         "--db", str(folder / "demo.duckdb"), "demo", "--no-serve"],
+        cwd=folder, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(root), "COLUMNS": "200"},
+    )  # fmt: skip
+    return DemoRun(folder, folder / "demo.duckdb", result)
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:

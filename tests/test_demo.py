@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from fimiwatch.store import Store
-from tests.test_cli import fimiwatch
+from tests.conftest import DemoRun
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
@@ -24,10 +25,11 @@ def test_committed_corpus_matches_its_generator() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_demo_end_to_end(tmp_path: Path) -> None:
+@pytest.mark.timeout(600)  # the first test to use demo_run waits for the demo (2–3 minutes)
+def test_demo_end_to_end(demo_run: DemoRun) -> None:
     truth = json.loads((DEMO / "truth.json").read_text())
     counts = truth["counts"]
-    result = fimiwatch("--db", str(tmp_path / "demo.duckdb"), "demo", "--no-serve", cwd=tmp_path)
+    tmp_path, result = demo_run.folder, demo_run.result
     assert result.returncode == 0, result.stderr
     assert "coordination" in result.stderr
     report = (tmp_path / "fimiwatch-demo-report.html").read_text()
