@@ -196,6 +196,27 @@ def test_triage_upload_page(workspace: tuple[TestClient, dict[str, str]]) -> Non
     assert empty.status_code == 422 and "empty.eml" in empty.text
 
 
+def test_evidence_of_an_unexpected_shape_still_shows(store: Store, tmp_path: Path) -> None:
+    odd = {"verdict": "malicious", "indicators": [{"id": "x", "weight": "heavy"}]}
+    save_findings(store, "phishing", [Finding(id="phishing-odd", type="phishing", title="odd",
+                                              summary="s", score=0.5, severity="medium",
+                                              evidence=odd)])  # fmt: skip
+    save_findings(store, "laundering", [Finding(id="laundering-odd", type="laundering",
+                                                title="odd", summary="s", score=0.5,
+                                                severity="medium", evidence={"pairs": 7})])  # fmt: skip
+    with TestClient(create_app(store, auth=False)) as client:
+        phishing = client.get("/findings/phishing-odd")
+        assert phishing.status_code == 200 and "heavy" in phishing.text
+        laundering = client.get("/findings/laundering-odd")
+        assert laundering.status_code == 200 and "shape this page draws" in laundering.text
+
+
+def test_number_filters_take_what_evidence_holds() -> None:
+    assert views.fixed(0.8712) == "0.87" and views.fixed(1.7e-10, "g") == "1.7e-10"
+    assert views.fixed(None) == "" and views.fixed("n/a") == "n/a" and views.fixed({}) == ""
+    assert views.percent(0.5) == "50" and views.hours(7200) == "2.00"
+
+
 def test_highlight_escapes_and_marks_passages_across_whitespace() -> None:
     text = "A <b>bold</b> claim.\nThe same   passage here, and more."
     marked = views.highlight(text, ["The same passage here,", "tiny"])

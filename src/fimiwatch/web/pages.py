@@ -7,16 +7,19 @@ Forms that change something carry a CSRF token and need the analyst role.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import duckdb
 import orjson
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment, FileSystemLoader, TemplateError, TemplateNotFound
+from markupsafe import Markup
 
 from fimiwatch.alerts import list_deliveries
 from fimiwatch.findings import FINDING_TYPES, SEVERITIES
@@ -35,6 +38,7 @@ EVIDENCE_ITEMS = 60
 """Items listed under a finding; the rest are counted and reachable through the API."""
 
 router = APIRouter(include_in_schema=False)
+logger = logging.getLogger(__name__)
 
 
 class LoginRequired(Exception):
@@ -68,7 +72,8 @@ def _environment() -> Environment:
     environment.filters["pretty_json"] = lambda v: orjson.dumps(
         v, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
     ).decode()
-    environment.filters["defang"] = views.defang
+    for name in ("defang", "fixed", "percent", "hours"):
+        environment.filters[name] = getattr(views, name)
     environment.globals.update(finding_types=FINDING_TYPES, severities=SEVERITIES,
                                statuses=queries.STATUSES, tlp_levels=TLP_LEVELS)  # fmt: skip
     return environment
@@ -203,35 +208,59 @@ def finding_page(request: Request, finding_id: str, user: PageUser) -> Response:
     finding = queries.finding_detail(con, finding_id)
     if finding is None:
         return _error(request, user, 404, f"No finding {finding_id!r}.")
-    evidence = finding["evidence"]
     shown_ids = list(finding["item_ids"][:EVIDENCE_ITEMS])
-    extra: dict[str, Any] = {}
+    items = queries.items_by_id(con, shown_ids)
+    ordered = [items[i] for i in shown_ids if i in items]
+    return render(request, user, "finding.html", f=finding, evidence=finding["evidence"],
+                  items=ordered, evidence_html=_evidence_html(con, finding, ordered),
+                  audit=audit_log(con, finding_id, 50))  # fmt: skip
+
+
+def _evidence_html(
+    con: duckdb.DuckDBPyConnection, finding: dict[str, Any], items: list[dict[str, Any]]
+) -> Markup:
+    """The evidence drawn for the finding's type; evidence that does not have the expected
+    shape (another detector's, an older version's) gets a note, and the raw JSON stays below."""
+    try:
+        extra = _evidence_context(con, finding, items)
+        template = templates.env.get_template(f"evidence_{finding['type']}.html")
+        return Markup(
+            template.render(f=finding, evidence=finding["evidence"], items=items, **extra)
+        )
+    except TemplateNotFound:
+        return Markup("<p class=\"empty\">No drawing for this type of finding; its evidence as "
+                      "stored is below.</p>")  # fmt: skip
+    except (TemplateError, TypeError, ValueError, KeyError, AttributeError) as error:
+        logger.warning("finding %s: evidence not drawn: %s", finding["id"], error)
+        return Markup("<p class=\"error\">The evidence does not have the shape this page "
+                      "draws; it is shown as stored below.</p>")  # fmt: skip
+
+
+def _evidence_context(
+    con: duckdb.DuckDBPyConnection, finding: dict[str, Any], items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What a type's evidence template needs beyond the evidence: the laundered pair's texts,
+    the network's account names and layout, the timeline, the mail's or profile's raw facts."""
+    evidence = finding["evidence"]
     if finding["type"] == "laundering":
         pair_ids = [i for p in evidence.get("pairs", []) for i in (p["origin_id"], p["copy_id"])]
-        extra["pair_items"] = queries.items_by_id(con, pair_ids)
-        extra["highlight"] = views.highlight
-    elif finding["type"] == "coordination":
+        return {"pair_items": queries.items_by_id(con, pair_ids), "highlight": views.highlight}
+    if finding["type"] == "coordination":
         accounts = queries.rows(
             con, "SELECT account_id, any_value(name) AS name FROM accounts "
                  "WHERE account_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
             [list(finding["account_ids"])],
         )  # fmt: skip
         names = {row["account_id"]: row["name"] for row in accounts}
-        extra["network"] = views.network_layout(evidence.get("edges", []), names)
-    elif finding["type"] in ("phishing", "recruitment"):
-        extra["raw"] = {
-            row["id"]: orjson.loads(row["extra"]) if row["extra"] else {}
-            for row in queries.rows(
-                con, "SELECT id, extra FROM items WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-                [shown_ids],
-            )
-        }  # fmt: skip
-    items = queries.items_by_id(con, shown_ids)
-    ordered = [items[i] for i in shown_ids if i in items]
-    if finding["type"] == "coordination":
-        extra["timeline"] = views.timeline(ordered)
-    return render(request, user, "finding.html", f=finding, evidence=evidence, items=ordered,
-                  audit=audit_log(con, finding_id, 50), **extra)  # fmt: skip
+        return {"network": views.network_layout(evidence.get("edges", []), names),
+                "timeline": views.timeline(items)}  # fmt: skip
+    if finding["type"] in ("phishing", "recruitment"):
+        found = queries.rows(
+            con, "SELECT id, extra FROM items WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+            [[i["id"] for i in items]],
+        )  # fmt: skip
+        return {"raw": {r["id"]: orjson.loads(r["extra"]) if r["extra"] else {} for r in found}}
+    return {}
 
 
 @router.get("/findings/{finding_id}/chart.png")

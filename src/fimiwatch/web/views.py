@@ -164,6 +164,22 @@ def activity_bars(activity: list[dict[str, Any]]) -> dict[str, Any]:
             "height": ACTIVITY_HEIGHT, "types": FINDING_TYPES}  # fmt: skip
 
 
+def fixed(value: Any, style: str = "f") -> str:
+    """A number with two significant places (``"f"``: 0.87, ``"g"``: 1.7e-10); evidence from
+    another detector may lack the field or hold text, which is shown as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None or not isinstance(value, str | int | float) else str(value)
+    return f"{value:.2{style}}"
+
+
+def percent(share: Any) -> str:
+    return fixed(share * 100 if isinstance(share, int | float) else share).removesuffix(".00")
+
+
+def hours(seconds: Any) -> str:
+    return fixed(seconds / 3600 if isinstance(seconds, int | float) else seconds)
+
+
 def defang(url: str) -> str:
     """A link shown but not clickable or auto-linked by mail clients: hxxp, [.] dots."""
     return re.sub(r"^http", "hxxp", url, flags=re.IGNORECASE).replace(".", "[.]")
