@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_kb.py
 	$(BIN)/python bench/bench_mentions.py --items 1000000
 	$(BIN)/python bench/bench_coordination.py
+	$(BIN)/python bench/bench_api.py --store bench/.work/coordination/n1000000/store.duckdb
 	$(BIN)/python bench/bench_laundering.py
 	$(BIN)/python bench/bench_narratives.py
 	$(BIN)/python bench/bench_phishing.py

@@ -198,12 +198,12 @@ def test_triage_upload_page(workspace: tuple[TestClient, dict[str, str]]) -> Non
 
 def test_evidence_of_an_unexpected_shape_still_shows(store: Store, tmp_path: Path) -> None:
     odd = {"verdict": "malicious", "indicators": [{"id": "x", "weight": "heavy"}]}
-    save_findings(store, "phishing", [Finding(id="phishing-odd", type="phishing", title="odd",
-                                              summary="s", score=0.5, severity="medium",
-                                              evidence=odd)])  # fmt: skip
-    save_findings(store, "laundering", [Finding(id="laundering-odd", type="laundering",
-                                                title="odd", summary="s", score=0.5,
-                                                severity="medium", evidence={"pairs": 7})])  # fmt: skip
+    common = {"title": "odd", "summary": "s", "score": 0.5, "severity": "medium"}
+    save_findings(store, "phishing",
+                  [Finding(id="phishing-odd", type="phishing", evidence=odd, **common)])  # type: ignore[arg-type]  # fmt: skip
+    save_findings(store, "laundering",
+                  [Finding(id="laundering-odd", type="laundering", evidence={"pairs": 7},
+                           **common)])  # type: ignore[arg-type]  # fmt: skip
     with TestClient(create_app(store, auth=False)) as client:
         phishing = client.get("/findings/phishing-odd")
         assert phishing.status_code == 200 and "heavy" in phishing.text

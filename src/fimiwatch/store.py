@@ -18,6 +18,23 @@ class StoreError(Exception):
     """The store cannot be opened or used (locked by another process, corrupt, newer schema)."""
 
 
+_generation = 0
+
+
+def data_generation() -> int:
+    """A number that changes whenever this process commits a change to a store: the key for
+    caches of what is read from it (the web app's). DuckDB lets no other process write a store
+    this one has open, so no change can come from outside unnoticed."""
+    return _generation
+
+
+def data_changed() -> None:
+    """Tell caches that data changed; :meth:`Store.transaction` calls it after each commit, and
+    any other writer must call it after committing."""
+    global _generation
+    _generation += 1
+
+
 class Store:
     """One DuckDB database file holding every canonical table.
 
@@ -28,7 +45,13 @@ class Store:
     def __init__(self, path: Path | str, settings: Settings | None = None) -> None:
         self.path = Path(path)
         self.settings = settings or Settings(db=self.path)
-        config: dict[str, Any] = {"memory_limit": self.settings.duckdb_memory_limit}
+        config: dict[str, Any] = {
+            "memory_limit": self.settings.duckdb_memory_limit,
+            # Replaying the WAL of a killed process (schema changes not yet checkpointed)
+            # autoloads core_functions; with autoinstall on, DuckDB 2.0 tries to download that
+            # statically linked extension first and fails offline, leaving the store unopenable.
+            "autoinstall_known_extensions": False,
+        }
         if self.settings.duckdb_threads:
             config["threads"] = self.settings.duckdb_threads
         if str(self.path) != ":memory:":
@@ -84,6 +107,7 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
+        data_changed()
 
     def arrow(self, sql: str, params: list[Any] | Mapping[str, Any] | None = None) -> pa.Table:
         """Run a query and return its result as an Arrow table."""

@@ -10,20 +10,70 @@ from typing import Annotated, Any
 import duckdb
 import orjson
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
-from pydantic import BaseModel, Field
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
 from fimiwatch.findings import FINDING_TYPES, SEVERITIES
 from fimiwatch.intel.stix_export import TLP_LEVELS, export_stix, serialize_bundle
 from fimiwatch.store import Store
 from fimiwatch.triage.email import known_indicators
-from fimiwatch.web import exports, queries
+from fimiwatch.web import exports, findings_index, queries
 from fimiwatch.web.auth import Analyst, User
 from fimiwatch.web.triage import UPLOAD_BYTES, triage_upload
 from fimiwatch.web.workflow import NOTE_CHARS, WorkflowError, add_note, audit_log, set_status
 
 MAX_PAGE = 500
 EXPORT_ROWS = 100_000
-router = APIRouter(prefix="/api")
+
+
+_DETAIL = {
+    "type": "object",
+    "required": ["detail"],
+    "properties": {"detail": {"anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": "object", "required": ["loc", "msg", "type"]}},
+    ]}},
+}  # fmt: skip
+_BUNDLE = {
+    "type": "object",
+    "required": ["type", "id", "objects"],
+    "properties": {
+        "type": {"const": "bundle"},
+        "id": {"type": "string"},
+        "objects": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_REASONS = {
+    400: "The body cannot be parsed",
+    401: "No valid bearer token",
+    403: "The user's role does not allow it",
+    404: "No such object",
+    413: "The upload is too large",
+    422: "Invalid input: FastAPI's validation errors, or a message",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Error responses for the OpenAPI document: ``{"detail": message or [errors]}``, JSON."""
+    return {
+        code: {"description": _REASONS[code], "content": {"application/json": {"schema": _DETAIL}}}
+        for code in codes
+    }
+
+
+class CsvResponse(Response):
+    media_type = "text/csv"
+
+
+class GexfResponse(Response):
+    media_type = "application/gexf+xml"
+
+
+class StixResponse(Response):
+    media_type = "application/stix+json;version=2.1"
+
+
+router = APIRouter(prefix="/api", responses=_errors(401))
 _export_lock = threading.Lock()
 """The STIX exporter reads through the store's own connection; one export at a time."""
 
@@ -34,13 +84,12 @@ def cursor(request: Request) -> duckdb.DuckDBPyConnection:
 
 
 def finding_filter(
-    type: Annotated[str | None, Query(description=f"One of {', '.join(FINDING_TYPES)}")] = None,
+    type: Annotated[str | None, Query(json_schema_extra={"enum": list(FINDING_TYPES)})] = None,
     severity: Annotated[
-        str | None, Query(description=f"Minimum severity: {', '.join(SEVERITIES)}")
+        str | None,
+        Query(description="Minimum severity", json_schema_extra={"enum": list(SEVERITIES)}),
     ] = None,
-    status: Annotated[
-        str | None, Query(description=f"One of {', '.join(queries.STATUSES)}")
-    ] = None,
+    status: Annotated[str | None, Query(json_schema_extra={"enum": list(queries.STATUSES)})] = None,
     target: Annotated[str | None, Query(description="A watched target's name")] = None,
     actor: Annotated[str | None, Query(description="A knowledge-base actor id")] = None,
     source: Annotated[str | None, Query(description="A registry source key")] = None,
@@ -62,8 +111,12 @@ Filter = Annotated[queries.FindingFilter, Depends(finding_filter)]
 
 
 class WorkflowChange(BaseModel):
-    status: str | None = Field(None, description=f"One of {', '.join(queries.STATUSES)}")
-    tlp: str | None = Field(None, description=f"One of {', '.join(TLP_LEVELS)}")
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["status"], "properties": {"status": {"type": "string"}}},
+        {"required": ["tlp"], "properties": {"tlp": {"type": "string"}}},
+    ]})  # fmt: skip
+    status: str | None = Field(None, json_schema_extra={"enum": [*queries.STATUSES, None]})
+    tlp: str | None = Field(None, json_schema_extra={"enum": [*TLP_LEVELS, None]})
 
 
 class NewNote(BaseModel):
@@ -79,29 +132,130 @@ def overview(request: Request, _: User) -> dict[str, Any]:
     return queries.overview(cursor(request))
 
 
-@router.get("/findings", summary="Findings, filtered, sorted and paged")
-def findings(
+class FindingSummary(BaseModel):
+    id: str
+    type: str
+    title: str
+    summary: str
+    score: float
+    severity: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    item_ids: list[str]
+    account_ids: list[str]
+    source_ids: list[str]
+    targets: list[str]
+    actors: list[str]
+    disarm: list[str]
+    attack: list[str]
+    status: str = Field(json_schema_extra={"enum": list(queries.STATUSES)})
+    tlp: str | None = Field(json_schema_extra={"enum": [*TLP_LEVELS, None]})
+    langs: list[str] = Field(description="Languages of the evidence items")
+    countries: list[str] = Field(description="Countries of their sources and of the targets")
+
+
+class FindingPage(BaseModel):
+    total: int = Field(description="Findings matching the filters, on all pages")
+    limit: int
+    offset: int
+    findings: list[FindingSummary]
+
+
+class Note(BaseModel):
+    note_id: int
+    author: str
+    text: str
+    created_at: datetime
+
+
+class FindingDetail(FindingSummary):
+    evidence: dict[str, Any] = Field(description="Type-specific, see the findings format")
+    detector: str
+    notes: list[Note]
+
+
+class WorkflowState(BaseModel):
+    finding_id: str
+    status: str
+    tlp: str | None
+    updated_by: str
+
+
+class NoteMade(Note):
+    finding_id: str
+
+
+class AuditEntry(BaseModel):
+    audit_id: int
+    at: datetime
+    user: str
+    action: str
+    finding_id: str | None
+    detail: dict[str, Any]
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/findings",
+    summary="Findings, filtered, sorted and paged",
+    response_model=FindingPage,
+    responses=_errors(422),
+)
+async def findings(
     request: Request,
     _: User,
     where: Filter,
-    sort: Annotated[str, Query(description=f"One of {', '.join(queries.SORTS)}")] = "score",
+    sort: Annotated[str, Query(json_schema_extra={"enum": list(queries.SORTS)})] = "score",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> dict[str, Any]:
+) -> Response:
     if sort not in queries.SORTS:
         raise HTTPException(422, f"sort must be one of {', '.join(queries.SORTS)}")
-    return queries.list_findings(cursor(request), where, sort, limit, offset)
+    store: Store = request.app.state.store
+    index = findings_index.fresh(store)
+    if index is not None and where.q is None:  # all in memory: no need for a worker thread
+        return _json(index.page(None, where, sort, limit, offset))
+    return await run_in_threadpool(_findings_page, store, where, sort, limit, offset)
 
 
-@router.get("/findings/{finding_id}", summary="One finding with its evidence and notes")
-def finding(request: Request, finding_id: str, _: User) -> dict[str, Any]:
-    found = queries.finding_detail(cursor(request), finding_id)
-    if found is None:
+def _findings_page(
+    store: Store, where: queries.FindingFilter, sort: str, limit: int, offset: int
+) -> Response:
+    con = store.con.cursor()
+    index = findings_index.current(store, con)
+    if index is None:
+        return _json(findings_index.dumps(queries.list_findings(con, where, sort, limit, offset)))
+    return _json(index.page(con, where, sort, limit, offset))
+
+
+@router.get(
+    "/findings/{finding_id}",
+    summary="One finding with its evidence and notes",
+    response_model=FindingDetail,
+    responses=_errors(404),
+)
+def finding(request: Request, finding_id: str, _: User) -> Response:
+    con = cursor(request)
+    index = findings_index.current(request.app.state.store, con)
+    if index is None:
+        found = queries.finding_detail(con, finding_id)
+        body = findings_index.dumps(found) if found is not None else None
+    else:
+        body = index.detail(con, finding_id)
+    if body is None:
         raise _not_found("finding", finding_id)
-    return found
+    return _json(body)
 
 
-@router.patch("/findings/{finding_id}", summary="Set a finding's status and/or TLP (analyst)")
+@router.patch(
+    "/findings/{finding_id}",
+    summary="Set a finding's status and/or TLP (analyst)",
+    response_model=WorkflowState,
+    responses=_errors(400, 403, 404, 422),
+)
 def change_finding(
     request: Request, finding_id: str, change: WorkflowChange, user: Analyst
 ) -> dict[str, Any]:
@@ -113,7 +267,13 @@ def change_finding(
         raise HTTPException(404 if "no finding" in str(error) else 422, str(error)) from error
 
 
-@router.post("/findings/{finding_id}/notes", status_code=201, summary="Add a note (analyst)")
+@router.post(
+    "/findings/{finding_id}/notes",
+    status_code=201,
+    summary="Add a note (analyst)",
+    response_model=NoteMade,
+    responses=_errors(400, 403, 404, 422),
+)
 def post_note(request: Request, finding_id: str, note: NewNote, user: Analyst) -> dict[str, Any]:
     try:
         return add_note(cursor(request), finding_id, user.name, note.text)
@@ -121,7 +281,11 @@ def post_note(request: Request, finding_id: str, note: NewNote, user: Analyst) -
         raise HTTPException(404 if "no finding" in str(error) else 422, str(error)) from error
 
 
-@router.get("/audit", summary="The audit log of workflow changes, newest first")
+@router.get(
+    "/audit",
+    summary="The audit log of workflow changes, newest first",
+    response_model=list[AuditEntry],
+)
 def audit(
     request: Request,
     _: User,
@@ -145,7 +309,11 @@ def items(
     return queries.list_items(cursor(request), q or None, platform, source, lang, limit, offset)
 
 
-@router.get("/items/{item_id}", summary="One item")
+@router.get(
+    "/items/{item_id:path}",
+    summary="One item (its id may hold slashes)",
+    responses=_errors(404),
+)
 def item(request: Request, item_id: str, _: User) -> dict[str, Any]:
     found = queries.item(cursor(request), item_id)
     if found is None:
@@ -158,7 +326,11 @@ def actors(request: Request, _: User, q: str | None = None) -> list[dict[str, An
     return queries.actors(cursor(request), q or None)
 
 
-@router.get("/actors/{actor_id}", summary="An actor: aliases, techniques, incidents, findings")
+@router.get(
+    "/actors/{actor_id}",
+    summary="An actor: aliases, techniques, incidents, findings",
+    responses=_errors(404),
+)
 def actor(request: Request, actor_id: str, _: User) -> dict[str, Any]:
     found = queries.actor(cursor(request), actor_id)
     if found is None:
@@ -181,7 +353,11 @@ def narratives(request: Request, _: User) -> list[dict[str, Any]]:
     return queries.narratives(cursor(request))
 
 
-@router.post("/triage/{kind}", summary="Triage an uploaded mail (.eml) or profile (JSON)")
+@router.post(
+    "/triage/{kind}",
+    summary="Triage an uploaded mail (.eml) or profile (JSON)",
+    responses=_errors(400, 404, 413, 422),
+)
 async def triage(
     request: Request,
     kind: str,
@@ -198,35 +374,48 @@ async def triage(
         raise HTTPException(413 if "larger" in str(error) else 422, str(error)) from error
 
 
-@router.get("/export/stix", summary="STIX 2.1 bundle of the knowledge base and findings")
+@router.get(
+    "/export/stix",
+    summary="STIX 2.1 bundle of the knowledge base and findings",
+    response_class=StixResponse,
+    responses={200: {"content": {StixResponse.media_type: {"schema": _BUNDLE}}}, **_errors(422)},
+)
 def export_stix_bundle(
     request: Request,
     _: User,
-    tlp: Annotated[str, Query(description=f"One of {', '.join(TLP_LEVELS)}")] = "amber",
+    tlp: Annotated[str, Query(json_schema_extra={"enum": list(TLP_LEVELS)})] = "amber",
     since: datetime | None = None,
 ) -> Response:
     if tlp not in TLP_LEVELS:
         raise HTTPException(422, f"tlp must be one of {', '.join(TLP_LEVELS)}")
     with _export_lock:
         result = export_stix(request.app.state.store, tlp, since)
-    return Response(
+    return StixResponse(
         serialize_bundle(result.bundle),
-        media_type="application/stix+json;version=2.1",
         headers={"Content-Disposition": 'attachment; filename="fimiwatch-stix.json"'},
     )
 
 
-@router.get("/export/findings.csv", summary="Findings matching the filters, as CSV")
+@router.get(
+    "/export/findings.csv",
+    summary="Findings matching the filters, as CSV",
+    response_class=CsvResponse,
+    responses=_errors(422),
+)
 def export_findings_csv(request: Request, _: User, where: Filter) -> Response:
     page = queries.list_findings(cursor(request), where, "score", EXPORT_ROWS, 0)
-    return Response(
+    return CsvResponse(
         exports.findings_csv(page["findings"]),
-        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="fimiwatch-findings.csv"'},
     )
 
 
-@router.get("/export/network.gexf", summary="Coordinated accounts and their edges, as GEXF")
+@router.get(
+    "/export/network.gexf",
+    summary="Coordinated accounts and their edges, as GEXF",
+    response_class=GexfResponse,
+    responses=_errors(404),
+)
 def export_network(request: Request, _: User, finding_id: str | None = None) -> Response:
     found = queries.rows(
         cursor(request),
@@ -238,8 +427,7 @@ def export_network(request: Request, _: User, finding_id: str | None = None) -> 
         raise _not_found("coordination finding", finding_id)
     for row in found:
         row["evidence"] = orjson.loads(row["evidence"]) if row["evidence"] else {}
-    return Response(
+    return GexfResponse(
         exports.gexf(exports.coordination_graph(found)),
-        media_type="application/gexf+xml",
         headers={"Content-Disposition": 'attachment; filename="fimiwatch-network.gexf"'},
     )

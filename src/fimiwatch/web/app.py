@@ -11,11 +11,12 @@ server's own scripts, styles and images, never inline code or anything from outs
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 from importlib.resources import files
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fimiwatch.store import Store
 from fimiwatch.web import api, pages
@@ -34,6 +35,32 @@ SECURITY_HEADERS = {
 }
 
 
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` (and ``Cache-Control: no-store`` but to static files) to
+    every response. Plain ASGI: Starlette's ``@app.middleware("http")`` costs more than the
+    API's own work per request (it wraps each response in a stream and a task group)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if not static:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(store: Store, auth: bool = True) -> FastAPI:
     """The workspace over an open store; ``auth=False`` only for loopback use (the CLI checks)."""
     app = FastAPI(
@@ -48,16 +75,7 @@ def create_app(store: Store, auth: bool = True) -> FastAPI:
     app.state.store, app.state.auth = store, auth
     app.state.no_auth_secret = secrets.token_urlsafe(32)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(pages.LoginRequired, pages.login_redirect)
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -47,7 +47,10 @@ def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -
     return request.cookies.get(COOKIE)
 
 
-def optional_user(
+# These dependencies are async, so they run on the event loop rather than in a worker thread
+# each (a thread hop per dependency per request); the token lookup is from memory once a token
+# has been seen (users.user_for_token), a short query otherwise.
+async def optional_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Viewer | None:
@@ -59,7 +62,7 @@ def optional_user(
     return Viewer(found[0], found[1], token) if found and token else None
 
 
-def current_user(user: Annotated[Viewer | None, Depends(optional_user)]) -> Viewer:
+async def current_user(user: Annotated[Viewer | None, Depends(optional_user)]) -> Viewer:
     """The request's user; 401 without a valid token."""
     if user is None:
         raise HTTPException(401, "a valid bearer token is required",
@@ -67,7 +70,7 @@ def current_user(user: Annotated[Viewer | None, Depends(optional_user)]) -> View
     return user
 
 
-def analyst(user: Annotated[Viewer, Depends(current_user)]) -> Viewer:
+async def analyst(user: Annotated[Viewer, Depends(current_user)]) -> Viewer:
     """The request's user if they may change findings' workflow; 403 otherwise."""
     if not user.can("analyst"):
         raise HTTPException(403, f"{user.name} is a {user.role}; this needs an analyst or admin")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import weakref
 from datetime import UTC, datetime
 
-from fimiwatch.store import Store
+from fimiwatch.store import Store, data_generation
 
 ROLES = ("viewer", "analyst", "admin")
 """viewer reads; analyst also changes findings' workflow state; admin also manages users."""
@@ -39,11 +40,30 @@ def remove_user(store: Store, name: str) -> bool:
     return bool(removed)
 
 
+_known: weakref.WeakKeyDictionary[Store, tuple[int, dict[str, tuple[str, str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+_KNOWN_TOKENS = 10_000
+
+
 def user_for_token(store: Store, token: str) -> tuple[str, str] | None:
-    """(name, role) of the token's user, or None."""
-    row = (
-        store.con.cursor()
-        .execute("SELECT name, role FROM users WHERE token_sha256 = ?", [_digest(token)])
-        .fetchone()
-    )
-    return (row[0], row[1]) if row else None
+    """(name, role) of the token's user, or None.
+
+    Every API request asks, so valid tokens are remembered per store until the store's data
+    next changes (:func:`~fimiwatch.store.data_generation`: adding or removing a user is such a
+    change), which saves a query per request; unknown tokens are always looked up."""
+    digest, generation = _digest(token), data_generation()
+    remembered = _known.get(store)
+    if remembered is None or remembered[0] != generation:
+        remembered = _known[store] = (generation, {})
+    found = remembered[1].get(digest)
+    if found is None:
+        row = (
+            store.con.cursor()
+            .execute("SELECT name, role FROM users WHERE token_sha256 = ?", [digest])
+            .fetchone()
+        )
+        found = (row[0], row[1]) if row else None
+        if found is not None and len(remembered[1]) < _KNOWN_TOKENS:
+            remembered[1][digest] = found
+    return found

@@ -14,6 +14,7 @@ import duckdb
 import orjson
 
 from fimiwatch.intel.stix_export import TLP_LEVELS, parse_tlp
+from fimiwatch.store import data_changed
 from fimiwatch.web.queries import STATUSES, rows
 
 NOTE_CHARS = 10_000
@@ -70,6 +71,7 @@ def set_status(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    data_changed()
     return {"finding_id": finding_id, **new, "updated_by": user}
 
 
@@ -95,6 +97,7 @@ def add_note(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    data_changed()
     return note
 
 
