@@ -48,7 +48,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 sources_app = typer.Typer(
-    help="The source registry: outlets and accounts, and whom they speak for."
+    help="The source registry (outlets and accounts, and whom they speak for) and the sources "
+    "`fimiwatch watch` polls: feeds, pages and folders (see docs/watch.md)."
 )
 watchlist_app = typer.Typer(help="Watched people, organisations, elections and domains.")
 narratives_app = typer.Typer(
@@ -101,7 +102,10 @@ def main_options(
         Path | None, typer.Option(help="Settings file. Default: ./fimiwatch.toml if present.")
     ] = None,
 ) -> None:
-    ctx.obj = load_settings(config, db=db)
+    try:
+        ctx.obj = load_settings(config, db=db)
+    except ValueError as exc:
+        raise BadInput(f"settings: {exc}") from exc
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -221,12 +225,119 @@ def sources_load(
 
 
 @sources_app.command("list")
-def sources_list(ctx: typer.Context) -> None:
-    """Show the registry and where each row came from ('builtin' or the CSV it was loaded from)."""
+def sources_list(
+    ctx: typer.Context,
+    watched: Annotated[
+        bool, typer.Option("--watched", help="Only the watched sources (feeds, pages, folders).")
+    ] = False,
+) -> None:
+    """Show the registry and where each row came from ('builtin' or the CSV it was loaded from),
+    then the watched sources with their poll state."""
+    from fimiwatch.watch.commands import watched_rows
+
     columns = ["source", "name", "domain", "affiliation", "owner_state", "loaded_from"]
     with _store(ctx) as store:
-        rows = store.rows(f"SELECT {', '.join(columns)} FROM sources ORDER BY source")
-    _print_table(rows, columns)
+        rows = (
+            []
+            if watched
+            else store.rows(f"SELECT {', '.join(columns)} FROM sources ORDER BY source")
+        )
+        try:
+            watching = watched_rows(store, _settings(ctx))
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+    if not watched:
+        _print_table(rows, columns)
+    if watching or watched:
+        if not watched:
+            out.print("Watched sources")
+        _print_plain_table(watching, list(WATCHED_COLUMNS))
+
+
+WATCHED_COLUMNS = ("name", "kind", "location", "every", "source", "origin", "last_ok",
+                   "failures", "next_due", "last_error")  # fmt: skip
+
+
+class WatchKind(StrEnum):
+    feed = "feed"
+    page = "page"
+    folder = "folder"
+
+
+@sources_app.command("add")
+def sources_add(
+    ctx: typer.Context,
+    location: Annotated[
+        str, typer.Argument(help="A feed or page URL, or a folder.", show_default=False)
+    ],
+    kind: Annotated[
+        WatchKind | None,
+        typer.Option(
+            help="feed (RSS/Atom), page (follow its article links) or folder. "
+            "Default: feed for a URL, folder otherwise."
+        ),
+    ] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            help="Poll interval: seconds or e.g. 90s, 15m, 2h, 1d. Default: \\[watch] every (15m)."
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Registry key its items get (e.g. cgtn). Default: by URL domain."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Name to refer to it by. Default: the key, else the host.")
+    ] = None,
+    match: Annotated[
+        str | None,
+        typer.Option(
+            help="Feed or page: only article URLs matching this regular expression "
+            "(for a page, instead of guessing which links are articles)."
+        ),
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="Folder: input format of its files, or auto.")
+    ] = "auto",
+) -> None:
+    """Watch a feed, a page or a folder with `fimiwatch watch` (kept in the store; sources in
+    fimiwatch.toml \\[\\[watch.sources]] are watched too)."""
+    from fimiwatch.watch.commands import add_watched
+
+    settings = _settings(ctx)
+    with _store(ctx) as store:
+        try:
+            added, warning = add_watched(
+                store, settings, location, kind=kind.value if kind else None, every=every,
+                source=source, name=name, match=match, format=format,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+    if warning:
+        console.print(Text(f"warning: {warning}"))
+    key = added.source or "(by URL domain)"
+    console.print(Text(f"Watching {added.kind} {added.location} as {added.name}, every "
+                       f"{added.every:g} s, source key {key}."))  # fmt: skip
+
+
+@sources_app.command("remove")
+def sources_remove(
+    ctx: typer.Context,
+    name_or_location: Annotated[
+        str, typer.Argument(help="Name, URL or folder of a watched source.", show_default=False)
+    ],
+) -> None:
+    """Stop watching a source added with `sources add`; what it already brought stays, and
+    its articles are never fetched again. Registry rows are not removed."""
+    from fimiwatch.watch.sources import remove_source
+
+    with _store(ctx) as store:
+        try:
+            removed = remove_source(store, _settings(ctx), name_or_location)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+    console.print(Text(f"No longer watching {removed.name} ({removed.location})."))
 
 
 @watchlist_app.command("load")
@@ -589,6 +700,59 @@ def serve(
         console.print(f"Serving {_settings(ctx).db} on http://{host}:{port}/api "
                       f"({'no authentication' if no_auth else 'bearer tokens'})")  # fmt: skip
         uvicorn.run(create_app(store, auth=not no_auth), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Poll the sources that are due once, ingest, detect, exit (for cron and tests).",
+        ),
+    ] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT for /healthz and /metrics, e.g. 127.0.0.1:9465. "
+            "Default: \\[watch] listen (none when empty)."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every round, not only eventful ones.")
+    ] = False,
+) -> None:
+    """Watch the sources: poll each on its interval with conditional requests, ingest new
+    articles and complete files, run the detectors after a round that added items, and send
+    the alerts they match. SIGTERM or Ctrl-C stops cleanly; a restart resumes. See
+    docs/watch.md (also for running it as a systemd service)."""
+    from fimiwatch.config import parse_listen
+    from fimiwatch.watch.loop import run_watch
+    from fimiwatch.watch.sources import watched_sources
+
+    settings = _settings(ctx)
+    address = settings.watch.listen if listen is None else listen
+    try:
+        if address:
+            parse_listen(address)
+    except ValueError as exc:
+        raise BadInput(f"--listen: {exc}") from exc
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("fimiwatch").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)
+    with _store(ctx) as store:
+        try:
+            if not watched_sources(store, settings):
+                raise BadInput("nothing to watch: add sources with `fimiwatch sources add` or "
+                               "[[watch.sources]] in fimiwatch.toml")  # fmt: skip
+            run_watch(store, settings, once=once, listen=address)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+        except KeyboardInterrupt:
+            console.print("interrupted: the step in progress was rolled back")
+            raise typer.Exit(130) from None
 
 
 @app.command()

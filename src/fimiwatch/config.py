@@ -108,6 +108,97 @@ class AlertSettings:
             raise ValueError("[alerts]: " + "; ".join(problems))
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds from a number or a text such as ``"90"``, ``"45s"``, ``"15m"``, ``"2h"``,
+    ``"1h30m"`` or ``"1d"``; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().lower()
+    parts = list(_DURATION_PART.finditer(text))
+    if not text or "".join(p.group(0) for p in parts).replace(" ", "") != text.replace(" ", ""):
+        raise ValueError(f"{value!r} is not a duration (seconds, or e.g. 90s, 15m, 2h, 1d)")
+    return float(sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2)] for p in parts))
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9465`` for IPv6) as a (host, port) pair; ValueError otherwise."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"listen address {value!r} is not HOST:PORT (e.g. 127.0.0.1:9465)")
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """``fimiwatch watch``: polling, backoff, bounds per round, the health and metrics listener,
+    and the ``[[watch.sources]]`` to watch (docs/watch.md). Checked when settings load."""
+
+    every: float = 900.0
+    """Default poll interval in seconds (``"15m"``, ``"2h"`` are accepted in the file)."""
+    backoff_seconds: float = 60.0
+    """The wait after a source's first failure, doubling after each further one; a failing
+    source is never polled more often than its interval."""
+    backoff_max_seconds: float = 6 * 3600.0
+    backoff_jitter: float = 0.2
+    """Each wait shrinks by a random fraction up to this, so failing sources spread out."""
+    max_articles_per_round: int = 50
+    """Article pages fetched per feed or page source in one round; the rest wait their turn."""
+    max_article_attempts: int = 3
+    """Failed fetches of one article page before it is given up."""
+    max_links_per_page: int = 200
+    max_files_per_round: int = 100
+    """Files ingested per folder source in one round."""
+    concurrency: int = 4
+    """Fetches in flight at once (ingest itself is one at a time)."""
+    detect: bool = True
+    """Run detectors (and send alerts) after a round that added items."""
+    listen: str = ""
+    """``HOST:PORT`` for ``/healthz`` and ``/metrics``, e.g. ``127.0.0.1:9465``; empty: none."""
+    sources: tuple[Any, ...] = ()
+    """``[[watch.sources]]`` tables, checked and turned into
+    :class:`fimiwatch.watch.sources.WatchedSource` objects."""
+
+    def __post_init__(self) -> None:
+        from fimiwatch.watch.sources import parse_config_sources
+
+        problems = []
+        try:
+            object.__setattr__(self, "every", parse_duration(self.every))
+            if not 1 <= self.every <= 7 * 86400:
+                problems.append("every must be between 1 second and 7 days")
+        except ValueError as exc:
+            problems.append(f"every: {exc}")
+        if self.backoff_seconds <= 0 or self.backoff_max_seconds < self.backoff_seconds:
+            problems.append("backoff_seconds must be positive and at most backoff_max_seconds")
+        if not 0 <= self.backoff_jitter < 1:
+            problems.append("backoff_jitter must be at least 0 and below 1")
+        for name in ("max_articles_per_round", "max_article_attempts", "max_links_per_page",
+                     "max_files_per_round"):  # fmt: skip
+            if not 1 <= getattr(self, name) <= 100_000:
+                problems.append(f"{name} must be 1–100000")
+        if not 1 <= self.concurrency <= 64:
+            problems.append("concurrency must be 1–64")
+        if self.listen:
+            try:
+                parse_listen(self.listen)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if not problems:
+            try:
+                object.__setattr__(self, "sources", parse_config_sources(self.sources, self.every))
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("[watch]: " + "; ".join(problems))
+
+
 @dataclass(frozen=True)
 class Settings:
     db: Path = Path("fimiwatch.duckdb")
@@ -118,6 +209,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per detector, parameters that replace its defaults: ``[detectors.narratives]`` with
     ``backend = "use-onnx"`` (checked when the detector is built)."""
@@ -130,9 +222,12 @@ class Settings:
 
 _PATH_SETTINGS = frozenset({"db", "quarantine"})
 _INT_SETTINGS = frozenset({"duckdb_threads"})
+_DURATION_SETTINGS = frozenset({"every"})
 
 
 def _coerce(key: str, value: str, current: Any) -> Any:
+    if key in _DURATION_SETTINGS:
+        return parse_duration(value)
     if key in _PATH_SETTINGS:
         return Path(value)
     if key in _INT_SETTINGS:

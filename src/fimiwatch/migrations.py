@@ -315,4 +315,61 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        11,
+        "watch: watched sources, their poll state, fetched articles, folder files seen",
+        """
+        CREATE TABLE watch_sources (
+            name VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            location VARCHAR NOT NULL UNIQUE,
+            every_seconds DOUBLE NOT NULL,
+            source VARCHAR,
+            match VARCHAR,
+            format VARCHAR NOT NULL DEFAULT 'auto',
+            added_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE watch_state (
+            location VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            etag VARCHAR,
+            last_modified VARCHAR,
+            body_sha256 VARCHAR,
+            next_due TIMESTAMPTZ,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_error VARCHAR,
+            last_error_at TIMESTAMPTZ,
+            last_ok TIMESTAMPTZ,
+            last_polled TIMESTAMPTZ
+        );
+        CREATE SEQUENCE watch_article_seq START 1;
+        CREATE TABLE watch_articles (
+            url VARCHAR PRIMARY KEY,
+            location VARCHAR NOT NULL,
+            seq BIGINT NOT NULL,
+            state VARCHAR NOT NULL,
+            title VARCHAR,
+            published VARCHAR,
+            queued_at TIMESTAMPTZ NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at TIMESTAMPTZ,
+            last_error VARCHAR,
+            ingest_id BIGINT,
+            done_at TIMESTAMPTZ
+        );
+        CREATE TABLE watch_files (
+            path VARCHAR PRIMARY KEY,
+            location VARCHAR NOT NULL,
+            seen_size BIGINT,
+            seen_mtime_ns BIGINT,
+            size BIGINT,
+            mtime_ns BIGINT,
+            sha256 VARCHAR,
+            ingest_id BIGINT,
+            ingested_at TIMESTAMPTZ,
+            error VARCHAR
+        );
+        CREATE TABLE watch_progress (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
+        """,
+    ),
 )

@@ -13,6 +13,9 @@ wait is limited to the time left when its request started and the deadline is ch
 each chunk, so a server dripping bytes is cut off within about twice ``timeout_seconds``.
 Environment proxies are ignored: a proxy would resolve the name itself and bypass the check.
 Name resolution uses the system resolver, whose own timeout is not under this deadline.
+
+:func:`fetch` also makes conditional requests for the monitor (``fimiwatch watch``): it sends
+the ETag and Last-Modified validators of the previous fetch, and a 304 answer costs no body.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -49,24 +53,101 @@ class _Failed(Exception):
 
 def fetch_url(url: str, settings: FetchSettings) -> InputDocument:
     """GET ``url`` under ``settings``' limits; the document is named by the final URL."""
+    result = fetch(url, settings)
+    assert result.document is not None  # no validators were sent, so never "not modified"
+    return result.document
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One conditional GET: the document, or None when the server answered 304 Not Modified.
+
+    ``etag`` and ``last_modified`` are the validators to send next time (the server's new ones,
+    or on a 304 without them, the ones that were sent).
+    """
+
+    url: str
+    """The final URL, after redirects."""
+    status: int
+    document: InputDocument | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def fetch(
+    url: str,
+    settings: FetchSettings,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FetchResult:
+    """GET ``url`` like :func:`fetch_url`, sending ``If-None-Match`` / ``If-Modified-Since``
+    when validators from an earlier fetch are given; a 304 answer gives no document."""
     deadline = time.monotonic() + settings.timeout_seconds
     target = _checked_url(url)
     transport = _GuardedTransport(settings.allow_private)
     headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
+    conditional = {
+        name: value
+        for name, value in (("If-None-Match", etag), ("If-Modified-Since", last_modified))
+        if value and _usable_validator(value)
+    }
     with httpx.Client(transport=transport, trust_env=False, headers=headers) as client:
         for _ in range(settings.max_redirects + 1):
-            result = _hop(client, target, settings.max_bytes, deadline)
-            if not isinstance(result, httpx.URL):
-                return InputDocument(name=str(target), content=result[0], content_type=result[1])
+            result = _hop(client, target, settings.max_bytes, deadline, conditional)
+            if isinstance(result, _Answer):
+                document = None
+                if result.status != 304:
+                    document = InputDocument(
+                        name=str(target), content=result.body, content_type=result.content_type
+                    )
+                return FetchResult(
+                    url=str(target),
+                    status=result.status,
+                    document=document,
+                    etag=_validator(result.etag) or (etag if result.status == 304 else None),
+                    last_modified=_validator(result.last_modified)
+                    or (last_modified if result.status == 304 else None),
+                )
             target = _checked_url(str(result))
     raise ReadError(f"{url}: more than {settings.max_redirects} redirects")
 
 
+MAX_VALIDATOR_CHARS = 512
+
+
+def _usable_validator(value: str) -> bool:
+    return len(value) <= MAX_VALIDATOR_CHARS and value.isprintable() and value.isascii()
+
+
+def _validator(value: str | None) -> str | None:
+    """A server's ETag or Last-Modified, kept only when it is short printable ASCII (it is sent
+    back in a header, so nothing that could break one)."""
+    return value if value and _usable_validator(value) else None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+
+
 def _hop(
-    client: httpx.Client, url: httpx.URL, max_bytes: int, deadline: float
-) -> httpx.URL | tuple[bytes, str | None]:
+    client: httpx.Client,
+    url: httpx.URL,
+    max_bytes: int,
+    deadline: float,
+    conditional: dict[str, str] | None = None,
+) -> httpx.URL | _Answer:
     try:
-        return _get(client, url, max_bytes, deadline)
+        return _get(client, url, max_bytes, deadline, conditional or {})
     except _Refused as error:
         raise ReadError(f"{url}: refused: {error}") from None
     except (_Failed, httpx.HTTPError, httpx.InvalidURL) as error:
@@ -86,21 +167,30 @@ def _checked_url(url: str) -> httpx.URL:
 
 
 def _get(
-    client: httpx.Client, url: httpx.URL, max_bytes: int, deadline: float
-) -> httpx.URL | tuple[bytes, str | None]:
-    """The body and content type, or the next URL when the response is a redirect."""
-    request = client.build_request("GET", url, timeout=_remaining(deadline))
+    client: httpx.Client,
+    url: httpx.URL,
+    max_bytes: int,
+    deadline: float,
+    conditional: dict[str, str],
+) -> httpx.URL | _Answer:
+    """The answer (body, content type, validators), or the next URL on a redirect."""
+    request = client.build_request("GET", url, headers=conditional, timeout=_remaining(deadline))
     response = client.send(request, stream=True)
     try:
         if response.status_code in _REDIRECTS and "location" in response.headers:
             return url.join(response.headers["location"])
+        validators = (response.headers.get("etag"), response.headers.get("last-modified"))
+        if response.status_code == 304 and conditional:
+            return _Answer(304, b"", None, *validators)
         if not response.is_success:
             raise _Failed(f"HTTP {response.status_code}")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise _Refused(f"body of {declared} bytes is over the limit of {max_bytes} bytes")
         body = _read_body(response, max_bytes, deadline)
-        return body, response.headers.get("content-type")
+        return _Answer(
+            response.status_code, body, response.headers.get("content-type"), *validators
+        )
     finally:
         response.close()
 

@@ -24,6 +24,7 @@ from fimiwatch.quarantine import append_quarantine
 from fimiwatch.store import Store, sql_literal
 
 Progress = Callable[[int], None]
+Bookkeeping = Callable[[duckdb.DuckDBPyConnection, int], None]
 
 INSERT_ROWS = 262_144
 """Normalised rows gathered before one append to ``items`` (about 80 MB of Arrow: larger
@@ -115,8 +116,13 @@ def ingest_document(
     reader: Reader,
     source: str | None = None,
     progress: Progress | None = None,
+    *,
+    bookkeeping: Bookkeeping | None = None,
 ) -> IngestSummary:
     """Ingest one document in a single transaction and return what happened to its records.
+
+    ``bookkeeping`` (the monitor's note that this article or file is done) runs inside the same
+    transaction with the connection and the ingest id, so it commits with the items or not at all.
 
     Valid records go straight into ``items`` batch by batch (one write, no staging copy);
     once the whole input is in, duplicates and id conflicts are found with set operations
@@ -182,6 +188,8 @@ def ingest_document(
                 records, added, duplicates, rejected,
             ],
         )  # fmt: skip
+        if bookkeeping is not None:
+            bookkeeping(con, ingest_id)
     append_quarantine(store, settings.quarantine_path, ingest_id)
     return IngestSummary(
         document.name, reader.name, records, added, duplicates, rejected, ingest_id
