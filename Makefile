@@ -42,4 +42,5 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) fimiwatch-demo.duckdb* fimiwatch-demo.quarantine.jsonl fimiwatch-demo-report.html
+	rm -rf $(VENV) fimiwatch-demo.duckdb* fimiwatch-demo.quarantine.jsonl fimiwatch-demo-report.html \
+	  fimiwatch-demo-alerts.jsonl

@@ -218,6 +218,22 @@ def test_stix_withholds_a_finding_an_analyst_marked_red(api: Api) -> None:
     assert bad.status_code == 422
 
 
+def test_csv_and_gexf_leave_out_red_findings_unless_asked_for_red(api: Api) -> None:
+    for finding_id in ("f001", "f200"):
+        changed = api.client.patch(f"/api/findings/{finding_id}", json={"tlp": "red"},
+                                   headers=api.analyst)  # fmt: skip
+        assert changed.status_code == 200
+    ids = [row["id"] for row in csv.DictReader(io.StringIO(
+        api.get("/api/export/findings.csv", type="phishing").text))]  # fmt: skip
+    assert ids == ["f002"]
+    red = csv.DictReader(io.StringIO(api.get("/api/export/findings.csv", tlp="red").text))
+    assert {"f001", "f200"} <= {row["id"] for row in red}
+    assert b"a1" not in api.get("/api/export/network.gexf").content
+    assert b"a1" in api.get("/api/export/network.gexf", tlp="red").content
+    bad = api.client.get("/api/export/findings.csv", params={"tlp": "x"}, headers=api.viewer)
+    assert bad.status_code == 422
+
+
 def test_triage_email_upload(api: Api) -> None:
     upload = {"file": ("verify.eml", MAIL.read_bytes(), "message/rfc822")}
     response = api.client.post("/api/triage/email", files=upload, headers=api.viewer)

@@ -82,6 +82,13 @@ def test_demo_end_to_end(demo_run: DemoRun) -> None:
             {**row, "evidence": orjson.loads(row["evidence"])}
             for row in store.rows("SELECT type, title, targets, item_ids, evidence FROM findings")
         ]
+        high = [
+            r["id"] for r in store.rows(
+                "SELECT id FROM findings WHERE severity IN ('high', 'critical') ORDER BY id"
+            )
+        ]  # fmt: skip
+    alerted = [orjson.loads(line) for line in (tmp_path / "demo-alerts.jsonl").open("rb")]
+    assert high and sorted(a["finding_id"] for a in alerted) == high  # each alert once
     quarantined = [orjson.loads(line) for line in (tmp_path / "demo.quarantine.jsonl").open("rb")]
     assert [q["reason"].split(" (")[0] for q in quarantined] == ["service message"] * 2
     truly = set(truth["coordination"]["troll_network"]["account_ids"]) | set(

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.progress import Progress
 
+from fimiwatch.alerts import Rule, add_rule
 from fimiwatch.config import Settings
 from fimiwatch.detect.narratives.definitions import load_narratives
 from fimiwatch.findings import load_findings
@@ -38,6 +39,11 @@ class DemoResult:
     findings: list[dict[str, Any]]
 
 
+def alerts_path(settings: Settings) -> Path:
+    """Where the demo's alert rule (high and critical findings) writes: beside the store."""
+    return settings.db.with_name(f"{settings.db.stem}-alerts.jsonl")
+
+
 def demo_root() -> Path:
     """The corpus: ``$FIMIWATCH_DEMO_DATA``, else ``data/demo`` of the source checkout."""
     configured = os.environ.get("FIMIWATCH_DEMO_DATA")
@@ -49,13 +55,16 @@ def demo_root() -> Path:
 
 def run_demo(settings: Settings, progress: Progress, report: Path) -> DemoResult:
     root = demo_root()
-    for stale in (settings.db, Path(f"{settings.db}.wal"), settings.quarantine_path):
+    alerts = alerts_path(settings)
+    for stale in (settings.db, Path(f"{settings.db}.wal"), settings.quarantine_path, alerts):
         stale.unlink(missing_ok=True)
     with Store(settings.db, settings) as store:
         load_sources(store, root / "registry" / "sources.csv")
         ensure_reference_data(store)
         load_watchlist(store, root / "watchlist" / "watchlist.csv")
         load_narratives(store, root / "narratives" / "narratives.csv")
+        add_rule(store, Rule(name="demo-high", channel="file", destination=str(alerts.resolve()),
+                             min_severity="high"))  # fmt: skip
         names = list(expand_inputs([str(root / folder) for folder in CORPUS_FOLDERS]))
         files = progress.add_task("ingesting the demo corpus", total=len(names))
         ingested = []

@@ -93,6 +93,29 @@ def parse_tlp(value: object) -> str | None:
     return text if text in TLP_LEVELS else None
 
 
+def own_tlp(*markings: object) -> str | None:
+    """A finding's own TLP from what marks it (the analyst's, ``evidence.tlp``): the stricter
+    wins, an unrecognised value counts as RED, and no marking at all is None."""
+    own: str | None = None
+    for value in markings:
+        if value is None or value == "":
+            continue
+        level = parse_tlp(value) or "red"
+        own = stricter(own, level) if own else level
+    return own
+
+
+def withheld_unless_red(con: Any) -> set[str]:
+    """Ids of findings whose own TLP is RED: left out of every export not asked for at RED
+    (the rule of docs/stix.md, applied by the workspace's CSV and GEXF downloads too)."""
+    marked = con.execute(
+        "SELECT f.id, s.tlp, json_extract_string(f.evidence, '$.tlp') FROM findings f "
+        "LEFT JOIN finding_status s ON s.finding_id = f.id "
+        "WHERE s.tlp IS NOT NULL OR json_extract_string(f.evidence, '$.tlp') IS NOT NULL"
+    ).fetchall()
+    return {finding for finding, analyst, evidence in marked if own_tlp(analyst, evidence) == "red"}
+
+
 def stricter(a: str, b: str) -> str:
     """The more restrictive of two TLP levels."""
     return a if TLP_LEVELS.index(a) >= TLP_LEVELS.index(b) else b
@@ -709,17 +732,8 @@ class _Exporter:
         return selected
 
     def finding_tlp(self, row: dict[str, Any]) -> str | None:
-        """The finding's own TLP: the one an analyst set (``finding_status.tlp``) and
-        ``evidence.tlp``;
-        the stricter wins, and an unrecognised value counts as RED."""
-        own: str | None = None
         evidence = row["evidence"]
-        for value in (row.get("tlp"), evidence.get("tlp") if isinstance(evidence, dict) else None):
-            if value is None or value == "":
-                continue
-            level = parse_tlp(value) or "red"
-            own = stricter(own, level) if own else level
-        return own
+        return own_tlp(row.get("tlp"), evidence.get("tlp") if isinstance(evidence, dict) else None)
 
     def export_findings(self, rows: list[dict[str, Any]], source_ids: dict[str, str]) -> None:
         item_ids = sorted({i for row in rows for i in row["item_ids"]})
@@ -1090,6 +1104,6 @@ def _phase(tactic: str) -> str:
 
 __all__ = [
     "EXTENSION_ID", "NAMESPACE", "TLP2_MARKING_IDS", "TLP_LEVELS", "StixExport",
-    "export_bundle", "export_stix", "parse_tlp", "serialize_bundle", "stricter",
+    "export_bundle", "export_stix", "own_tlp", "parse_tlp", "serialize_bundle", "stricter",
     "tlp_marking_definition", "write_bundle",
 ]  # fmt: skip

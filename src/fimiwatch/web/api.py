@@ -14,7 +14,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from fimiwatch.findings import FINDING_TYPES, SEVERITIES
-from fimiwatch.intel.stix_export import TLP_LEVELS, export_stix, serialize_bundle
+from fimiwatch.intel.stix_export import (
+    TLP_LEVELS,
+    export_stix,
+    serialize_bundle,
+    withheld_unless_red,
+)
 from fimiwatch.store import Store
 from fimiwatch.triage.email import known_indicators
 from fimiwatch.web import exports, findings_index, queries
@@ -74,6 +79,14 @@ class StixResponse(Response):
 
 
 router = APIRouter(prefix="/api", responses=_errors(401))
+Tlp = Annotated[
+    str,
+    Query(
+        description="The marking asked for; findings whose own TLP is RED are left out unless "
+        "this is red",
+        json_schema_extra={"enum": list(TLP_LEVELS)},
+    ),
+]
 _export_lock = threading.Lock()
 """The STIX exporter reads through the store's own connection; one export at a time."""
 
@@ -121,6 +134,11 @@ class WorkflowChange(BaseModel):
 
 class NewNote(BaseModel):
     text: str = Field(min_length=1, max_length=NOTE_CHARS)
+
+
+def _check_tlp(tlp: str) -> None:
+    if tlp not in TLP_LEVELS:
+        raise HTTPException(422, f"tlp must be one of {', '.join(TLP_LEVELS)}")
 
 
 def _not_found(kind: str, key: str) -> HTTPException:
@@ -383,11 +401,10 @@ async def triage(
 def export_stix_bundle(
     request: Request,
     _: User,
-    tlp: Annotated[str, Query(json_schema_extra={"enum": list(TLP_LEVELS)})] = "amber",
+    tlp: Tlp = "amber",
     since: datetime | None = None,
 ) -> Response:
-    if tlp not in TLP_LEVELS:
-        raise HTTPException(422, f"tlp must be one of {', '.join(TLP_LEVELS)}")
+    _check_tlp(tlp)
     with _export_lock:
         result = export_stix(request.app.state.store, tlp, since)
     return StixResponse(
@@ -402,10 +419,13 @@ def export_stix_bundle(
     response_class=CsvResponse,
     responses=_errors(422),
 )
-def export_findings_csv(request: Request, _: User, where: Filter) -> Response:
-    page = queries.list_findings(cursor(request), where, "score", EXPORT_ROWS, 0)
+def export_findings_csv(request: Request, _: User, where: Filter, tlp: Tlp = "amber") -> Response:
+    _check_tlp(tlp)
+    con = cursor(request)
+    page = queries.list_findings(con, where, "score", EXPORT_ROWS, 0)
+    withheld = withheld_unless_red(con) if tlp != "red" else set()
     return CsvResponse(
-        exports.findings_csv(page["findings"]),
+        exports.findings_csv(f for f in page["findings"] if f["id"] not in withheld),
         headers={"Content-Disposition": 'attachment; filename="fimiwatch-findings.csv"'},
     )
 
@@ -414,17 +434,23 @@ def export_findings_csv(request: Request, _: User, where: Filter) -> Response:
     "/export/network.gexf",
     summary="Coordinated accounts and their edges, as GEXF",
     response_class=GexfResponse,
-    responses=_errors(404),
+    responses=_errors(404, 422),
 )
-def export_network(request: Request, _: User, finding_id: str | None = None) -> Response:
+def export_network(
+    request: Request, _: User, finding_id: str | None = None, tlp: Tlp = "amber"
+) -> Response:
+    _check_tlp(tlp)
+    con = cursor(request)
     found = queries.rows(
-        cursor(request),
+        con,
         "SELECT id, evidence FROM findings WHERE type = 'coordination' "
         "AND (? IS NULL OR id = ?) ORDER BY id",
         [finding_id, finding_id],
     )
     if finding_id and not found:
         raise _not_found("coordination finding", finding_id)
+    withheld = withheld_unless_red(con) if tlp != "red" else set()
+    found = [row for row in found if row["id"] not in withheld]
     for row in found:
         row["evidence"] = orjson.loads(row["evidence"]) if row["evidence"] else {}
     return GexfResponse(
