@@ -234,6 +234,21 @@ def test_csv_and_gexf_leave_out_red_findings_unless_asked_for_red(api: Api) -> N
     assert bad.status_code == 422
 
 
+def test_alerts_hide_destinations_from_all_but_admins(api: Api, store: Store) -> None:
+    from fimiwatch.alerts import Rule, add_rule
+
+    add_rule(store, Rule(name="hook", channel="webhook",
+                         destination="https://hooks.example/secret-token"))  # fmt: skip
+    seen = api.get("/api/alerts").json()
+    assert [r["name"] for r in seen["rules"]] == ["hook"] and seen["rules"][0][
+        "destination"
+    ] is None
+    admin = {"Authorization": f"Bearer {add_user(store, 'root', 'admin')}"}
+    shown = api.client.get("/api/alerts", headers=admin).json()
+    assert shown["rules"][0]["destination"] == "https://hooks.example/secret-token"
+    assert shown["deliveries"] == []  # a new rule alerts only on findings made after it
+
+
 def test_triage_email_upload(api: Api) -> None:
     upload = {"file": ("verify.eml", MAIL.read_bytes(), "message/rfc822")}
     response = api.client.post("/api/triage/email", files=upload, headers=api.viewer)
@@ -245,6 +260,10 @@ def test_triage_email_upload(api: Api) -> None:
     assert 0 <= verdict["score"] <= 1
     big = {"file": ("big.eml", b"x" * (UPLOAD_BYTES + 1), "message/rfc822")}
     assert api.client.post("/api/triage/email", files=big, headers=api.viewer).status_code == 413
+    huge = {"file": ("huge.eml", b"x" * (UPLOAD_BYTES * 3), "message/rfc822")}
+    refused = api.client.post("/api/triage/email", files=huge, headers=api.viewer)
+    # refused by the body limit, before the multipart parser spools it: not the handler's JSON
+    assert refused.status_code == 413 and "larger than" not in refused.text
     empty = {"file": ("empty.eml", b"", "message/rfc822")}
     assert api.client.post("/api/triage/email", files=empty, headers=api.viewer).status_code == 422
     assert api.client.post("/api/triage/fax", files=upload, headers=api.viewer).status_code == 404

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Res
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from fimiwatch.alerts import list_deliveries, list_rules
 from fimiwatch.findings import FINDING_TYPES, SEVERITIES
 from fimiwatch.intel.stix_export import (
     TLP_LEVELS,
@@ -311,6 +312,21 @@ def audit(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> list[dict[str, Any]]:
     return audit_log(cursor(request), finding_id, limit)
+
+
+@router.get("/alerts", summary="Alert rules and the delivery log, latest first")
+def alerts(
+    request: Request,
+    user: User,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> dict[str, Any]:
+    """Rules' destinations (webhook URLs often hold secrets) are shown to admins only."""
+    con = cursor(request)
+    rules = list_rules(con)
+    if not user.can("admin"):
+        for rule in rules:
+            rule["destination"] = None
+    return {"rules": rules, "deliveries": list_deliveries(con, limit)}
 
 
 @router.get("/items", summary="Items, searched and paged, newest first")

@@ -20,7 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fimiwatch.store import Store
 from fimiwatch.web import api, pages
+from fimiwatch.web.triage import UPLOAD_BYTES
 
+MAX_BODY_BYTES = UPLOAD_BYTES + 64 * 1024
+"""A triage upload with its multipart framing; every other request body is far smaller."""
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -71,6 +74,8 @@ def create_app(store: Store, auth: bool = True) -> FastAPI:
         # FastAPI's /docs and /redoc pages load their scripts from a CDN: not served
         docs_url=None,
         redoc_url=None,
+        # a request body is refused (413) once it passes this, before anything parses it
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.store, app.state.auth = store, auth
     app.state.no_auth_secret = secrets.token_urlsafe(32)
