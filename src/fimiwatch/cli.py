@@ -688,8 +688,9 @@ def serve(
         bool, typer.Option("--no-auth", help="Serve without tokens (loopback addresses only).")
     ] = False,
 ) -> None:
-    """Serve the REST API (JSON under /api, OpenAPI at /openapi.json). Requests need a bearer
-    token from `fimiwatch users add`, unless --no-auth on a loopback address."""
+    """Serve the analyst workspace: pages at /, JSON under /api, OpenAPI at /openapi.json.
+    People sign in, and API clients send a bearer token, with a token from `fimiwatch users
+    add`; --no-auth (no sign-in) is allowed on a loopback address only."""
     import uvicorn
 
     from fimiwatch.web.app import LOOPBACK, create_app
@@ -697,8 +698,8 @@ def serve(
     if no_auth and host not in LOOPBACK:
         raise BadInput(f"--no-auth is only allowed on a loopback address, not {host}")
     with _store(ctx) as store:
-        console.print(f"Serving {_settings(ctx).db} on http://{host}:{port}/api "
-                      f"({'no authentication' if no_auth else 'bearer tokens'})")  # fmt: skip
+        console.print(f"Serving {_settings(ctx).db} on http://{host}:{port}/ "
+                      f"({'no sign-in' if no_auth else 'sign in with a token'})")  # fmt: skip
         uvicorn.run(create_app(store, auth=not no_auth), host=host, port=port, log_level="warning")
 
 
