@@ -178,13 +178,22 @@ def findings_page(
     listing = queries.list_findings(cursor(request), where, sort, PAGE_SIZE,
                                     (page - 1) * PAGE_SIZE)  # fmt: skip
     query = where.as_query() | {"sort": sort}
-    pages = max(1, -(-listing["total"] // PAGE_SIZE))
     return render(
-        request, user, "findings.html", listing=listing, where=where, sort=sort, page=page,
-        pages=pages, query=urlencode(query), filter_query=urlencode(where.as_query()),
-        prev_link=f"/findings?{urlencode(query | {'page': page - 1})}" if page > 1 else None,
-        next_link=f"/findings?{urlencode(query | {'page': page + 1})}" if page < pages else None,
+        request, user, "findings.html", listing=listing, where=where, sort=sort,
+        query=urlencode(query), filter_query=urlencode(where.as_query()),
+        **_pager("/findings", query, page, listing["total"]),
     )  # fmt: skip
+
+
+def _pager(path: str, query: dict[str, str], page: int, total: int) -> dict[str, Any]:
+    """The page number, page count and previous/next links a listing template shows."""
+    pages = max(1, -(-total // PAGE_SIZE))
+    return {
+        "page": page,
+        "pages": pages,
+        "prev_link": f"{path}?{urlencode(query | {'page': page - 1})}" if page > 1 else None,
+        "next_link": f"{path}?{urlencode(query | {'page': page + 1})}" if page < pages else None,
+    }
 
 
 def _date(text: str | None) -> datetime | None:
@@ -351,12 +360,9 @@ def items_page(
                                  lang or None, PAGE_SIZE, (page - 1) * PAGE_SIZE)  # fmt: skip
     query = {k: v for k, v in {"q": q, "platform": platform, "source": source,
                                "lang": lang}.items() if v}  # fmt: skip
-    pages = max(1, -(-listing["total"] // PAGE_SIZE))
     return render(
         request, user, "items.html", listing=listing, q=q or "", platform=platform or "",
-        source=source or "", lang=lang or "", page=page, pages=pages,
-        prev_link=f"/items?{urlencode(query | {'page': page - 1})}" if page > 1 else None,
-        next_link=f"/items?{urlencode(query | {'page': page + 1})}" if page < pages else None,
+        source=source or "", lang=lang or "", **_pager("/items", query, page, listing["total"]),
     )  # fmt: skip
 
 
