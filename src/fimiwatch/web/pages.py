@@ -26,7 +26,7 @@ from fimiwatch.findings import FINDING_TYPES, SEVERITIES
 from fimiwatch.intel.stix_export import TLP_LEVELS
 from fimiwatch.report.charts import daily_chart_png
 from fimiwatch.triage.email import known_indicators
-from fimiwatch.web import queries, views
+from fimiwatch.web import findings_index, queries, views
 from fimiwatch.web.api import EXPORT_ROWS, cursor, finding_filter
 from fimiwatch.web.auth import COOKIE, MaybeUser, Viewer, check_csrf, csrf_token
 from fimiwatch.web.triage import UPLOAD_BYTES, triage_upload
@@ -175,14 +175,26 @@ def findings_page(
     except HTTPException as error:
         return _error(request, user, 422, str(error.detail))
     sort = sort if sort in queries.SORTS else "score"
-    listing = queries.list_findings(cursor(request), where, sort, PAGE_SIZE,
-                                    (page - 1) * PAGE_SIZE)  # fmt: skip
+    listing = _findings_listing(request, where, sort, (page - 1) * PAGE_SIZE)
     query = where.as_query() | {"sort": sort}
     return render(
         request, user, "findings.html", listing=listing, where=where, sort=sort,
         query=urlencode(query), filter_query=urlencode(where.as_query()),
         **_pager("/findings", query, page, listing["total"]),
     )  # fmt: skip
+
+
+def _findings_listing(
+    request: Request, where: queries.FindingFilter, sort: str, offset: int
+) -> dict[str, Any]:
+    """A page of findings from the API's in-memory snapshot (the same answer as the SQL,
+    ``tests/test_findings_index.py``), or through SQL when the store holds too many."""
+    con = cursor(request)
+    index = findings_index.current(request.app.state.store, con)
+    if index is None:
+        return queries.list_findings(con, where, sort, PAGE_SIZE, offset)
+    listing: dict[str, Any] = orjson.loads(index.page(con, where, sort, PAGE_SIZE, offset))
+    return listing
 
 
 def _pager(path: str, query: dict[str, str], page: int, total: int) -> dict[str, Any]:
