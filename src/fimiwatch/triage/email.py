@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 import duckdb
@@ -88,10 +88,7 @@ def triage_file(
 ) -> Verdict:
     """Triage one message file (.eml)."""
     settings = settings or IngestSettings()
-    record, reason = read_message(read_local(path, settings.max_document_bytes), settings)
-    if record is None:
-        raise ReadError(f"{path}: {reason}")
-    return triage_record(record, known=known)
+    return _triage_raw(read_local(path, settings.max_document_bytes), str(path), settings, known)
 
 
 def known_indicators(
@@ -138,24 +135,44 @@ def triage_mailbox(
     path: Path, settings: IngestSettings | None = None, known: Known | None = None
 ) -> list[tuple[str, Verdict]]:
     """(label, verdict) per message of an .eml (one) or an mbox file (``path#n``)."""
-    settings = settings or IngestSettings()
     if not path.is_file():
         raise ReadError(f"{path}: no such file")
     with path.open("rb") as handle:
-        if not handle.read(5).startswith(b"From "):
-            return [(str(path), triage_file(path, settings, known))]
+        return triage_messages(handle, str(path), settings, known)
+
+
+def triage_messages(
+    handle: BinaryIO,
+    label: str,
+    settings: IngestSettings | None = None,
+    known: Known | None = None,
+) -> list[tuple[str, Verdict]]:
+    """(label, verdict) per message read from ``handle``: one message, or an mbox
+    (``label#n``); errors name ``label``. The web app's uploads come through here too."""
+    settings = settings or IngestSettings()
+    if not handle.read(5).startswith(b"From "):
         handle.seek(0)
-        verdicts = []
-        for number, raw in mbox_messages(handle, settings.max_document_bytes, str(path)):
-            if raw is None:
-                raise ReadError(
-                    f"{path}: message {number} is over {settings.max_document_bytes} bytes"
-                )
-            record, reason = read_message(raw, settings)
-            if record is None:
-                raise ReadError(f"{path}: message {number}: {reason}")
-            verdicts.append((f"{path}#{number}", triage_record(record, known=known)))
-        return verdicts
+        message = handle.read(settings.max_document_bytes + 1)
+        if len(message) > settings.max_document_bytes:
+            raise ReadError(f"{label}: over the limit of {settings.max_document_bytes} bytes")
+        return [(label, _triage_raw(message, label, settings, known))]
+    handle.seek(0)
+    verdicts = []
+    for number, raw in mbox_messages(handle, settings.max_document_bytes, label):
+        if raw is None:
+            raise ReadError(
+                f"{label}: message {number} is over {settings.max_document_bytes} bytes"
+            )
+        verdicts.append((f"{label}#{number}", _triage_raw(raw, f"{label}: message {number}",
+                                                          settings, known)))  # fmt: skip
+    return verdicts
+
+
+def _triage_raw(raw: bytes, where: str, settings: IngestSettings, known: Known | None) -> Verdict:
+    record, reason = read_message(raw, settings)
+    if record is None:
+        raise ReadError(f"{where}: {reason}")
+    return triage_record(record, known=known)
 
 
 def _impersonation(name: str, domain: str, references: tuple[Reference, ...]) -> list[Indicator]:

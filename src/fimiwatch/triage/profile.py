@@ -77,12 +77,19 @@ SUSPECT_PHOTO = re.compile(
 def triage_profiles(path: Path, settings: IngestSettings | None = None) -> list[Verdict]:
     """Triage every profile in a profile JSON file (one object, a list, or JSON Lines)."""
     settings = settings or IngestSettings()
-    data = read_local(path, settings.max_document_bytes)
+    return triage_profile_data(read_local(path, settings.max_document_bytes), str(path), settings)
+
+
+def triage_profile_data(
+    data: bytes, label: str, settings: IngestSettings | None = None
+) -> list[Verdict]:
+    """Triage every profile in ``data``; errors name ``label`` and the record."""
+    settings = settings or IngestSettings()
     verdicts = []
-    for line, value, error in profile_records(data, str(path), settings.max_json_depth):
+    for line, value, error in profile_records(data, label, settings.max_json_depth):
         problem = error or profile_problem(value)
         if problem:
-            raise ReadError(f"{path}: record {line}: {problem}")
+            raise ReadError(f"{label}: record {line}: {problem}")
         verdicts.append(triage_profile(value))
     return verdicts
 

@@ -243,11 +243,7 @@ async def findings(
 def _findings_page(
     store: Store, where: queries.FindingFilter, sort: str, limit: int, offset: int
 ) -> Response:
-    con = store.con.cursor()
-    index = findings_index.current(store, con)
-    if index is None:
-        return _json(findings_index.dumps(queries.list_findings(con, where, sort, limit, offset)))
-    return _json(index.page(con, where, sort, limit, offset))
+    return _json(findings_index.page_json(store, store.con.cursor(), where, sort, limit, offset))
 
 
 @router.get(

@@ -29,7 +29,14 @@ import orjson
 
 from fimiwatch.findings import SEVERITIES
 from fimiwatch.store import Store, data_generation
-from fimiwatch.web.queries import FINDING_COLUMNS, FINDING_FROM, SORTS, FindingFilter, rows
+from fimiwatch.web.queries import (
+    FINDING_COLUMNS,
+    FINDING_FROM,
+    SORTS,
+    FindingFilter,
+    list_findings,
+    rows,
+)
 
 MAX_FINDINGS = 500_000
 """Above this many findings the API reads through SQL rather than hold them all in memory."""
@@ -245,3 +252,19 @@ def current(store: Store, con: duckdb.DuckDBPyConnection) -> FindingIndex | None
         with _caches_lock:
             cache = _caches.setdefault(store, FindingCache())
     return cache.get(con)
+
+
+def page_json(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    where: FindingFilter,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> bytes:
+    """A findings page as the API's JSON: from the index, or through SQL when the store holds
+    too many findings to index (the same answer either way)."""
+    index = current(store, con)
+    if index is None:
+        return dumps(list_findings(con, where, sort, limit, offset))
+    return index.page(con, where, sort, limit, offset)

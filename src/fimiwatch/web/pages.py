@@ -175,26 +175,15 @@ def findings_page(
     except HTTPException as error:
         return _error(request, user, 422, str(error.detail))
     sort = sort if sort in queries.SORTS else "score"
-    listing = _findings_listing(request, where, sort, (page - 1) * PAGE_SIZE)
+    listing = orjson.loads(findings_index.page_json(
+        request.app.state.store, cursor(request), where, sort, PAGE_SIZE, (page - 1) * PAGE_SIZE
+    ))  # fmt: skip
     query = where.as_query() | {"sort": sort}
     return render(
         request, user, "findings.html", listing=listing, where=where, sort=sort,
         query=urlencode(query), filter_query=urlencode(where.as_query()),
         **_pager("/findings", query, page, listing["total"]),
     )  # fmt: skip
-
-
-def _findings_listing(
-    request: Request, where: queries.FindingFilter, sort: str, offset: int
-) -> dict[str, Any]:
-    """A page of findings from the API's in-memory snapshot (the same answer as the SQL,
-    ``tests/test_findings_index.py``), or through SQL when the store holds too many."""
-    con = cursor(request)
-    index = findings_index.current(request.app.state.store, con)
-    if index is None:
-        return queries.list_findings(con, where, sort, PAGE_SIZE, offset)
-    listing: dict[str, Any] = orjson.loads(index.page(con, where, sort, PAGE_SIZE, offset))
-    return listing
 
 
 def _pager(path: str, query: dict[str, str], page: int, total: int) -> dict[str, Any]:

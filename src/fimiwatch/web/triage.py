@@ -1,18 +1,16 @@
 """Triage of a file uploaded to the workspace: the same readers and indicators as
-``fimiwatch triage``, on a size-limited upload that never touches the store."""
+``fimiwatch triage``, on a size-limited upload held in memory that never touches the store."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import io
 from typing import Any
 
 from fimiwatch.ingest.base import ReadError
-from fimiwatch.triage.email import Known, triage_mailbox
-from fimiwatch.triage.profile import triage_profiles
+from fimiwatch.triage.email import Known, triage_messages
+from fimiwatch.triage.profile import triage_profile_data
 
 UPLOAD_BYTES = 5 * 1024 * 1024
-SUFFIXES = {"email": (".eml", ".mbox"), "profile": (".json", ".jsonl")}
 
 
 def triage_upload(
@@ -26,20 +24,14 @@ def triage_upload(
         raise ValueError(f"{filename}: larger than {UPLOAD_BYTES // (1024 * 1024)} MB")
     if not data:
         raise ValueError(f"{filename}: the upload is empty")
-    suffix = Path(filename).suffix.lower()
-    suffix = suffix if suffix in SUFFIXES[kind] else SUFFIXES[kind][0]
-    with tempfile.TemporaryDirectory(prefix="fimiwatch-triage-") as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(data)
-        try:
-            if kind == "email":
-                labelled = [(label.replace(str(path), filename), verdict)
-                            for label, verdict in triage_mailbox(path, known=known)]  # fmt: skip
-            else:
-                labelled = [(f"{filename}#{number}", verdict)
-                            for number, verdict in enumerate(triage_profiles(path), 1)]  # fmt: skip
-        except ReadError as error:
-            raise ValueError(str(error).replace(str(path), filename)) from error
+    try:
+        if kind == "email":
+            labelled = triage_messages(io.BytesIO(data), filename, known=known)
+        else:
+            profiles = triage_profile_data(data, filename)
+            labelled = [(f"{filename}#{n}", verdict) for n, verdict in enumerate(profiles, 1)]
+    except ReadError as error:
+        raise ValueError(str(error)) from error
     return {
         "file": filename,
         "kind": kind,
