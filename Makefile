@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_api.py --store bench/.work/coordination/n1000000/store.duckdb
 	$(BIN)/python bench/bench_laundering.py
 	$(BIN)/python bench/bench_narratives.py
+	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_phishing.py
 	$(BIN)/python bench/bench_recruitment.py
 
