@@ -527,24 +527,25 @@ def test_detection_runs_after_rounds_that_added_items_and_alerts_fire_once(
         metrics = watcher.metrics.exposition().decode()
         assert 'fimiwatch_alert_deliveries_total{channel="file",outcome="delivered"} 3.0' in metrics
         assert "fimiwatch_watch_detection_runs_total 2.0" in metrics
-        assert 'fimiwatch_watch_detector_run_seconds_count{detector="stub"} 2.0' in metrics
+        runs_metric = 'fimiwatch_watch_detector_run_seconds_count{detector="stub",mode="full"}'
+        assert f"{runs_metric} 2.0" in metrics
 
 
-def test_the_default_detection_is_the_full_run(
+def test_the_default_detection_is_the_incremental_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fimiwatch import runner
     from fimiwatch.watch.detection import detect_after_ingest
 
-    seen: list[Store] = []
+    seen: list[tuple[Store, bool]] = []
 
-    def run_pipeline(store: Store) -> str:
-        seen.append(store)
+    def run_pipeline(store: Store, incremental: bool = False) -> str:
+        seen.append((store, incremental))
         return "summary"
 
     monkeypatch.setattr(runner, "run_pipeline", run_pipeline)
     with Store(tmp_path / "s.duckdb") as store:
-        assert detect_after_ingest(store) == "summary" and seen == [store]
+        assert detect_after_ingest(store) == "summary" and seen == [(store, True)]
 
 
 # -- health, metrics, settings ----------------------------------------------------------

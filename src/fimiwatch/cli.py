@@ -796,6 +796,15 @@ def run(
     only: Annotated[
         str | None, typer.Option(help="Comma-separated detector names (default: all).")
     ] = None,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "--incremental",
+            help="Examine only what was ingested since each detector last ran, where that "
+            "gives the same findings as a full run (as `fimiwatch watch` does); detectors "
+            "whose settings, registry, watchlist or narratives changed run in full.",
+        ),
+    ] = False,
 ) -> None:
     """Enrich new items (language), run the detectors and print a summary of findings."""
     from fimiwatch.runner import run_pipeline
@@ -810,7 +819,7 @@ def run(
             progress.advance(tasks[stage], n)
 
         try:
-            summary = run_pipeline(store, selected, advance)
+            summary = run_pipeline(store, selected, advance, incremental=incremental)
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
         counts = store.counts()
@@ -825,9 +834,9 @@ def _print_run_summary(summary: Any, counts: dict[str, int]) -> None:
     )
     if not summary.detectors:
         console.print("No detectors are installed yet: nothing to detect.")
-    table = Table("detector", "findings", "seconds")
+    table = Table("detector", "findings", "seconds", "run")
     for name, (found, seconds) in summary.detectors.items():
-        table.add_row(name, str(found), f"{seconds:.2f}")
+        table.add_row(name, str(found), f"{seconds:.2f}", summary.modes.get(name, "full"))
     if summary.detectors:
         console.print(table)
     if summary.alerts is not None and (summary.alerts.queued or summary.alerts.attempts):

@@ -372,4 +372,17 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE TABLE watch_progress (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
         """,
     ),
+    (
+        12,
+        "incremental detection: per detector, the last ingest its findings cover and its inputs",
+        """
+        CREATE TABLE detector_state (
+            detector VARCHAR PRIMARY KEY,
+            ingest_id BIGINT NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            mode VARCHAR NOT NULL,
+            ran_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 )

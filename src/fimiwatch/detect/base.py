@@ -3,12 +3,21 @@
 Like a scikit-learn estimator: a ``name``, a ``Params`` dataclass holding every parameter with
 its default (validated when the detector is built), and ``run(store)`` returning findings. A
 detector reads tables and never parses files or renders HTML.
+
+Incremental runs (``fimiwatch watch``, ``fimiwatch run --incremental``) ask two more things of a
+detector, both with safe defaults:
+
+- ``reads()``: which items can change its findings (a condition on ``items``). When no new item
+  meets it and no finding it ``depends_on`` changed, its findings stand as they are.
+- ``update(store, change)``: its findings for what is new plus the window it needs, and which
+  findings they replace; ``None`` (the default) when only a full run gives the batch result.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from fimiwatch.findings import Finding
@@ -20,11 +29,40 @@ class NoParams:
     """For detectors without parameters."""
 
 
+@dataclass(frozen=True)
+class Change:
+    """What is new since a detector's findings were last brought up to date."""
+
+    after_ingest: int
+    """Items of ingests after this one are new."""
+    through_ingest: int
+    """…up to and including this one."""
+    items: frozenset[str] = frozenset()
+    """Items of findings that changed earlier in this run (of the detectors depended on)."""
+    accounts: frozenset[str] = frozenset()
+    """Accounts of those findings."""
+
+
+@dataclass(frozen=True)
+class Update:
+    """An incremental result: these findings replace the detector's findings with the ids in
+    ``replaces`` (and any with the same ids); the rest stand."""
+
+    findings: list[Finding]
+    replaces: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, findings: list[Finding], replaces: Iterable[str] = ()) -> Update:
+        return cls(findings, frozenset(replaces))
+
+
 class Detector(ABC):
     name: ClassVar[str]
     finding_type: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type] = NoParams
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    """Detectors whose findings this one reads (they run before it: detectors run by name)."""
 
     def __init__(self, **params: Any) -> None:
         known = {f.name for f in fields(self.Params)}
@@ -43,3 +81,13 @@ class Detector(ABC):
     @abstractmethod
     def run(self, store: Store) -> list[Finding]:
         """Read the store and return this detector's findings (deterministically)."""
+
+    def reads(self) -> str:
+        """A SQL condition on ``items`` true of every item whose arrival can change this
+        detector's findings (default: any item)."""
+        return "TRUE"
+
+    def update(self, store: Store, change: Change) -> Update | None:
+        """Findings for ``change`` equal to what ``run`` would give for them, or None when this
+        detector cannot say without a full run (the default)."""
+        return None

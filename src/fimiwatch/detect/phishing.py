@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from fimiwatch.detect.base import Detector
+from fimiwatch.detect.base import Change, Detector, Update
 from fimiwatch.findings import Finding, finding_id, severity_for
 from fimiwatch.intel.disarm import techniques_for
 from fimiwatch.store import Store
@@ -28,7 +28,7 @@ from fimiwatch.triage.email import known_indicators, triage_record
 
 MAILS_SQL = """
     SELECT id, title, text, links, published_at, account_id, extra
-    FROM items WHERE platform = 'email' ORDER BY id
+    FROM items WHERE platform = 'email' AND ingest_id > ? AND ingest_id <= ? ORDER BY id
 """
 
 
@@ -48,11 +48,21 @@ class PhishingDetector(Detector):
     params: PhishingParams
 
     def run(self, store: Store) -> list[Finding]:
+        return self._mails(store, 0, 2**62)
+
+    def reads(self) -> str:
+        return "platform = 'email'"
+
+    def update(self, store: Store, change: Change) -> Update:
+        """Each mail is judged on its own: only the new ones need judging."""
+        return Update.of(self._mails(store, change.after_ingest, change.through_ingest))
+
+    def _mails(self, store: Store, after_ingest: int, through_ingest: int) -> list[Finding]:
         references, watched = _references(store)
         known = known_indicators(store.con)
         disarm, _ = techniques_for(self.finding_type)
         findings = []
-        for row in store.rows(MAILS_SQL):
+        for row in store.rows(MAILS_SQL, [after_ingest, through_ingest]):
             extra = orjson.loads(row["extra"]) if row["extra"] else {}
             record = {**row, "links": row["links"] or [], "mail": extra.get("mail") or {}}
             verdict = triage_record(record, references, known)

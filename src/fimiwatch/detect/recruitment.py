@@ -71,6 +71,10 @@ class RecruitmentDetector(Detector):
     Params: ClassVar[type] = RecruitmentParams
     params: RecruitmentParams
 
+    def reads(self) -> str:
+        """Profiles; new ones mean a full run, as campaigns group all profiles."""
+        return """extra LIKE '%"profile"%'"""
+
     def run(self, store: Store) -> list[Finding]:
         profiles = []
         for row in store.rows("SELECT id, extra FROM items WHERE extra LIKE '%\"profile\"%' "

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from fimiwatch.detect.base import Detector
+from fimiwatch.detect.base import Change, Detector, Update
 from fimiwatch.findings import Finding, finding_id, severity_for
 from fimiwatch.intel.disarm import techniques_for
 from fimiwatch.store import Store
@@ -50,9 +50,18 @@ MENTIONED_SQL = """
            list(DISTINCT m.matched ORDER BY m.matched) AS matched
     FROM mentions m JOIN items i ON i.id = m.item_id
     LEFT JOIN sources s ON s.source = i.source
-    WHERE m.kind = 'target'
+    WHERE m.kind = 'target' AND {entities}
     GROUP BY ALL ORDER BY m.entity, i.published_at, i.id
 """
+
+TOUCHED_SQL = """
+    SELECT DISTINCT m.entity FROM mentions m JOIN items i ON i.id = m.item_id
+    WHERE m.kind = 'target' AND (i.ingest_id > $after AND i.ingest_id <= $through
+        OR list_contains($items, i.id) OR list_contains($accounts, i.account_id))
+    ORDER BY 1
+"""
+"""Targets named by a new item, or by an item or account whose channels may have changed (its
+laundering or coordination finding did)."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +79,32 @@ class TargetingDetector(Detector):
     description: ClassVar[str] = __doc__ or ""
     Params: ClassVar[type] = TargetingParams
     params: TargetingParams
+    depends_on: ClassVar[tuple[str, ...]] = ("coordination", "laundering")
 
     def run(self, store: Store) -> list[Finding]:
+        return self._targets(store, None)
+
+    def reads(self) -> str:
+        return "id IN (SELECT item_id FROM mentions WHERE kind = 'target')"
+
+    def update(self, store: Store, change: Change) -> Update:
+        """Each target's finding depends on its own mentions only: the targets that new items
+        name, or items and accounts whose channels changed, are recomputed."""
+        touched = [row[0] for row in store.con.execute(TOUCHED_SQL, {
+            "after": change.after_ingest, "through": change.through_ingest,
+            "items": sorted(change.items), "accounts": sorted(change.accounts),
+        }).fetchall()]  # fmt: skip
+        replaced = [finding_id(self.finding_type, entity) for entity in touched]
+        return Update.of(self._targets(store, touched) if touched else [], replaced)
+
+    def _targets(self, store: Store, entities: list[str] | None) -> list[Finding]:
+        """The findings of ``entities`` (all targets: None)."""
         laundered = _finding_members(store, "laundering", "item_ids")
         coordinated = _finding_members(store, "coordination", "account_ids")
         by_target: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in store.rows(MENTIONED_SQL):
+        condition = "TRUE" if entities is None else "list_contains(?, m.entity)"
+        parameters = None if entities is None else [entities]
+        for row in store.rows(MENTIONED_SQL.format(entities=condition), parameters):
             channels = [
                 name
                 for name, present in (

@@ -1,9 +1,9 @@
-"""What runs after a poll round that added items: detection, then alerts.
+"""What runs after a poll round that added items: incremental detection, then alerts.
 
-For now this is a full ``fimiwatch run`` over the store (enrich what is new, every detector
-over all items, replace their findings, then send the alerts the new findings match): correct,
-but its cost grows with the store, not with what is new. Incremental detection (issue 8, part
-3: detectors over the new items plus the window each needs) replaces this one function.
+Each detector examines only what is new plus the window it needs, or runs in full where its
+statistics are corpus-wide (``Detector.update``, ``runner.run_pipeline``): the findings equal a
+batch ``fimiwatch run`` over the same store. The run then sends the alerts the new findings
+match, each (rule, finding) once.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 
 
 def detect_after_ingest(store: Store) -> RunSummary:
-    """Run the detectors over the store and send alerts for new matching findings (the run
-    dispatches alerts itself: each (rule, finding) is delivered once)."""
+    """Bring every detector's findings up to date with the store, then dispatch alerts."""
     from fimiwatch.runner import run_pipeline
 
-    return run_pipeline(store)
+    return run_pipeline(store, incremental=True)

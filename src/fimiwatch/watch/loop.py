@@ -435,7 +435,8 @@ class Watcher:
         self.metrics.detection_runs.inc()
         self.metrics.detection_seconds.observe(seconds)
         for name, (found, run_seconds) in (getattr(summary, "detectors", None) or {}).items():
-            self.metrics.detector_seconds.labels(name).observe(run_seconds)
+            mode = (getattr(summary, "modes", None) or {}).get(name, "full")
+            self.metrics.detector_seconds.labels(name, mode).observe(run_seconds)
             self.metrics.findings.labels(name).set(found)
         self._count_alerts(getattr(summary, "alerts", None))
         logger.info("detection ran in %.1f s", seconds)

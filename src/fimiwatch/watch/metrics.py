@@ -68,12 +68,13 @@ class WatchMetrics:
             "alerts).", buckets=_SECONDS_BUCKETS, registry=r,
         )  # fmt: skip
         self.detector_seconds = Histogram(
-            f"{PREFIX}_detector_run_seconds", "Time of one detector's run.", ["detector"],
+            f"{PREFIX}_detector_run_seconds", "Time of one detector's run, by how it ran "
+            "(full, incremental, unchanged).", ["detector", "mode"],
             buckets=_SECONDS_BUCKETS, registry=r,
         )  # fmt: skip
         self.findings = Gauge(
-            f"{PREFIX}_detector_findings", "Findings of a detector's last run.", ["detector"],
-            registry=r,
+            f"{PREFIX}_detector_findings", "A detector's findings after its last run.",
+            ["detector"], registry=r,
         )  # fmt: skip
         self.alert_deliveries = Counter(
             "fimiwatch_alert_deliveries", "Alert delivery attempts by channel and outcome: "

@@ -33,6 +33,11 @@ class CoordinationDetector(Detector):
     def validate(self) -> None:
         self.params.validate()
 
+    def reads(self) -> str:
+        """Posts with an account and a time; the chance model is corpus-wide (every edge's
+        expectation depends on all accounts' activity), so new posts mean a full run."""
+        return "account_id IS NOT NULL AND published_at IS NOT NULL"
+
     def run(self, store: Store) -> list[Finding]:
         params = resolve_params(store, self.params)
         edges = compute_edges(store, params)

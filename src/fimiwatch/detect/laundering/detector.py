@@ -16,7 +16,7 @@ from fimiwatch.detect.laundering.copies import Copy, find_copies
 from fimiwatch.detect.laundering.params import LaunderingParams
 from fimiwatch.findings import Finding, finding_id, severity_for
 from fimiwatch.intel.disarm import techniques_for
-from fimiwatch.store import Store
+from fimiwatch.store import Store, sql_literal
 
 ATTRIBUTED_DISCOUNT = 0.6
 """Score factor for a copy that names its origin: reuse in the open is less alarming."""
@@ -35,6 +35,13 @@ class LaunderingDetector(Detector):
 
     def validate(self) -> None:
         self.params.validate()
+
+    def reads(self) -> str:
+        """Articles with text and a time. New ones mean a full run (their embeddings are
+        cached, so only new texts are embedded): the stop-shingles and each passage's nearest
+        origin passages are corpus-wide."""
+        platforms = ", ".join(sql_literal(p) for p in self.params.platforms)
+        return f"platform IN ({platforms}) AND text IS NOT NULL AND published_at IS NOT NULL"
 
     def run(self, store: Store) -> list[Finding]:
         copies = find_copies(store, self.params)

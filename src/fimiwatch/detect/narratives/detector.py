@@ -72,6 +72,11 @@ class NarrativeDetector(Detector):
     def validate(self) -> None:
         self.params.validate()
 
+    def reads(self) -> str:
+        """Dated items other than mail (``units.py`` and ``series.observed_days``); new ones
+        mean a full run: discovery clusters all texts, and the series span all days."""
+        return "platform <> 'email' AND published_at IS NOT NULL"
+
     def run(self, store: Store) -> list[Finding]:
         defined = defined_narratives(store)
         if not defined and not self.params.discover:
