@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_phishing.py
 	$(BIN)/python bench/bench_recruitment.py
+	$(BIN)/python bench/bench_watch.py
+	$(BIN)/python bench/bench_incremental.py --posts 100000
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

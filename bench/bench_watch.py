@@ -13,9 +13,8 @@ threads: ``time.process_time``) and RSS (``/proc/self/status``) are read around 
 4. real idle: the loop itself (``Watcher.run``) for a while with nothing due, to show what it
    costs to wait.
 
-Detection is off (``[watch] detect = false``): after a round that adds items the watcher runs
-a full ``fimiwatch run`` until incremental detection lands, and that cost grows with the
-store, not with the feeds (see bench/RESULTS.md for the detectors' own figures).
+Detection is off (``[watch] detect = false``) so that the watcher alone is measured; what
+detection costs per round is ``bench_incremental.py``'s figure.
 
     .venv/bin/python bench/bench_watch.py --feeds 500 --idle-rounds 5 --new 50 --new-rounds 3
 """
