@@ -761,3 +761,48 @@ def test_kill_and_restart_lose_and_repeat_nothing(site: tuple[Site, str], tmp_pa
     assert len(repeated) <= 3  # at most what was fetched, not yet committed, at the SIGKILL
     assert repeated <= set(at_kill)
     assert all(hits[path] == at_term[path] for path in at_term)  # SIGTERM: nothing fetched again
+
+
+def test_the_workspace_served_from_the_watcher_sees_each_round(
+    site: tuple[Site, str], tmp_path: Path
+) -> None:
+    """``watch --serve``: the web app shares the watcher's store (no second process could
+    open it) and answers while rounds write."""
+    server, base = site
+    server.publish("w.xml", 1)
+    (tmp_path / "fimiwatch.toml").write_text(
+        "[fetch]\nallow_private = true\ntimeout_seconds = 5\n"
+        "[watch]\nevery = 1\ndetect = false\n"
+        f'[[watch.sources]]\nname = "w"\nurl = "{base}/feed/w.xml"\nsource = "w"\n'
+    )
+    port = free_port()
+    watcher = start_watch(tmp_path, "--serve", f"127.0.0.1:{port}", "--no-auth")
+
+    def items() -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/overview", timeout=5) as r:
+                return int(orjson.loads(r.read())["stored"]["items"])
+        except OSError:
+            return -1
+
+    try:
+        wait_for(lambda: items() == 1)
+        server.publish("w.xml", 1, 2)
+        wait_for(lambda: items() == 2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/findings", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        assert watcher.wait(20) == 0, (tmp_path / "watch.log").read_text()
+
+
+def test_watch_serve_checks_its_address(tmp_path: Path) -> None:
+    (tmp_path / "fimiwatch.toml").write_text('[[watch.sources]]\nurl = "https://x.example/"\n')
+    result = fimiwatch("--db", "s.duckdb", "watch", "--serve", "nowhere", cwd=tmp_path)
+    assert result.returncode == 2 and "--serve" in result.stderr
+    result = fimiwatch("--db", "s.duckdb", "watch", "--no-auth", cwd=tmp_path)
+    assert result.returncode == 2 and "--serve" in result.stderr
+    result = fimiwatch(
+        "--db", "s.duckdb", "watch", "--serve", "0.0.0.0:1", "--no-auth", cwd=tmp_path
+    )
+    assert result.returncode == 2 and "loopback" in result.stderr

@@ -720,6 +720,17 @@ def watch(
             "Default: \\[watch] listen (none when empty)."
         ),
     ] = None,
+    serve: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT to serve the analyst workspace on from this process, e.g. "
+            "127.0.0.1:8765: `fimiwatch serve` cannot open a store a watcher holds.",
+        ),
+    ] = None,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Serve the workspace without tokens (loopback only)."),
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every round, not only eventful ones.")
     ] = False,
@@ -734,11 +745,14 @@ def watch(
 
     settings = _settings(ctx)
     address = settings.watch.listen if listen is None else listen
-    try:
-        if address:
-            parse_listen(address)
-    except ValueError as exc:
-        raise BadInput(f"--listen: {exc}") from exc
+    for option, value in (("--listen", address), ("--serve", serve)):
+        try:
+            if value:
+                parse_listen(value)
+        except ValueError as exc:
+            raise BadInput(f"{option}: {exc}") from exc
+    if no_auth and not serve:
+        raise BadInput("--no-auth applies to the workspace: give --serve HOST:PORT too")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     logging.getLogger("fimiwatch").setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -748,7 +762,8 @@ def watch(
             if not watched_sources(store, settings):
                 raise BadInput("nothing to watch: add sources with `fimiwatch sources add` or "
                                "[[watch.sources]] in fimiwatch.toml")  # fmt: skip
-            run_watch(store, settings, once=once, listen=address)
+            run_watch(store, settings, once=once, listen=address, serve=serve or "",
+                      serve_auth=not no_auth)  # fmt: skip
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
         except KeyboardInterrupt:

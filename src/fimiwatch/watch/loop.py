@@ -527,13 +527,28 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
     return restore
 
 
-def run_watch(store: Store, settings: Settings, *, once: bool = False, listen: str = "") -> None:
-    """``fimiwatch watch``: the loop, with signal handling and (given ``listen``) the health
-    and metrics endpoint. ValueError for an address that cannot be listened on."""
+def run_watch(
+    store: Store,
+    settings: Settings,
+    *,
+    once: bool = False,
+    listen: str = "",
+    serve: str = "",
+    serve_auth: bool = True,
+) -> None:
+    """``fimiwatch watch``: the loop, with signal handling, (given ``listen``) the health and
+    metrics endpoint and (given ``serve``) the analyst workspace on the same store. ValueError
+    for an address that cannot be listened on."""
+    from fimiwatch.watch.workspace import WorkspaceServer
+
     watcher = Watcher(store, settings)
     server = None
+    workspace = WorkspaceServer(store, serve, auth=serve_auth) if serve else None
     restore = install_signal_handlers(watcher.stop)
     try:
+        if workspace is not None:
+            workspace.start()
+            logger.info("workspace at %s", workspace.url)
         if listen:
             host, port = parse_listen(listen)
             try:
@@ -544,6 +559,8 @@ def run_watch(store: Store, settings: Settings, *, once: bool = False, listen: s
             logger.info("health at %s/healthz, metrics at %s/metrics", server.url, server.url)
         watcher.run(once=once)
     finally:
+        if workspace is not None:
+            workspace.close()
         watcher.close()
         if server is not None:
             server.close()
