@@ -13,7 +13,6 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-import igraph as ig
 from markupsafe import Markup, escape
 
 from fimiwatch.findings import FINDING_TYPES
@@ -55,6 +54,8 @@ def network_layout(edges: list[list[Any]], names: dict[str, str]) -> dict[str, A
     """Nodes with positions and edges with endpoints for an SVG of a coordinated group.
 
     Kamada–Kawai starts from a circle, so the same group is always drawn the same way."""
+    import igraph as ig  # here, not at the top: igraph loads matplotlib
+
     accounts = sorted({str(a) for edge in edges for a in edge[:2]})
     if not accounts:
         return {"nodes": [], "edges": [], "views": [], "width": NETWORK_WIDTH,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import igraph
-import leidenalg
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -20,6 +18,9 @@ class Group:
 def find_groups(edges: pa.Table, min_size: int, resolution: float, seed: int) -> list[Group]:
     """Leiden (modularity) on the account graph whose pair weight sums the edge scores of every
     view, so pairs that coordinate in several ways hold together more strongly."""
+    import igraph  # here, not at the top: igraph loads matplotlib (~0.6 s)
+    import leidenalg
+
     if edges.num_rows == 0:
         return []
     pairs = (

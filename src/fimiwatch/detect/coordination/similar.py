@@ -26,8 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components
 
 from fimiwatch.detect.coordination.params import CoordinationParams
 from fimiwatch.store import Store
@@ -128,6 +126,9 @@ def _components(posts: int, pairs: np.ndarray) -> np.ndarray:
     """A component number per post, for the graph of matched pairs (SciPy's sparse graph
     routine: linear memory; a Python edge list for igraph took 24 GB at 100M posts)."""
     ones = np.ones(len(pairs), dtype=np.int8)
+    from scipy.sparse import coo_array  # here, not at the top: ~0.2 s to import
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_array((ones, (pairs[:, 0], pairs[:, 1])), shape=(posts, posts))
     return connected_components(graph, directed=False)[1]
 

@@ -20,8 +20,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-import igraph
-import leidenalg
 import numpy as np
 
 from fimiwatch.detect.narratives.params import NarrativeParams
@@ -44,6 +42,9 @@ def communities(
     vectors: np.ndarray, eligible: np.ndarray, weights: np.ndarray, params: NarrativeParams
 ) -> list[np.ndarray]:
     """Communities (arrays of text indices, largest weight first) among the ``eligible`` texts."""
+    import igraph  # here, not at the top: igraph loads matplotlib (~0.6 s)
+    import leidenalg
+
     candidates = np.flatnonzero(eligible)
     if len(candidates) < 2:
         return []
