@@ -80,6 +80,8 @@ def test_incremental_runs_over_the_demo_in_three_deliveries_equal_the_batch_demo
     # new mail is judged on its own; targeting recomputes only the targets concerned
     assert modes[1]["phishing"] == modes[2]["phishing"] == "incremental"
     assert modes[1]["targeting"] == "incremental"
+    # new articles: only the candidates they can change are examined
+    assert modes[1]["laundering"] == "incremental", modes
     # mail and profiles are no articles: laundering stands; new profiles regroup campaigns
     assert modes[2]["laundering"] == "unchanged", modes
     assert modes[2]["recruitment"] == "full", modes

@@ -179,7 +179,6 @@ def test_parameters_are_validated() -> None:
 def test_hnsw_index_finds_the_same_neighbours_as_exact_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from fimiwatch.detect.laundering import match
     from fimiwatch.enrich.embeddings import nearest
 
     rng = np.random.default_rng(7)
@@ -187,12 +186,38 @@ def test_hnsw_index_finds_the_same_neighbours_as_exact_search(
     origins /= np.linalg.norm(origins, axis=1, keepdims=True)
     copies = origins[:50] + 0.05 * rng.standard_normal((50, 32)).astype(np.float32)
     copies /= np.linalg.norm(copies, axis=1, keepdims=True)
-    exact = match.embedding_pairs(origins, copies, neighbours=1, min_cosine=0.9)
+    exact, exact_cosines = nearest.nearest(origins, copies, 1)
     monkeypatch.setattr(nearest, "EXACT_BELOW", 0)
-    indexed = match.embedding_pairs(origins, copies, neighbours=1, min_cosine=0.9)
-    assert indexed.column("origin").to_pylist() == exact.column("origin").to_pylist()
-    assert exact.column("origin").to_pylist() == list(range(50))
-    assert np.allclose(indexed.column("similarity"), exact.column("similarity"), atol=1e-4)
+    indexed, indexed_cosines = nearest.nearest(origins, copies, 1)
+    assert indexed.ravel().tolist() == exact.ravel().tolist() == list(range(50))
+    assert np.allclose(indexed_cosines, exact_cosines, atol=1e-4)
+
+
+def test_windowed_neighbours_look_back_only_and_do_not_depend_on_the_other_queries() -> None:
+    from fimiwatch.detect.laundering.match import windowed_embedding_pairs
+
+    rng = np.random.default_rng(3)
+    origins = rng.standard_normal((40, 16)).astype(np.float32)
+    origins /= np.linalg.norm(origins, axis=1, keepdims=True)
+    origins[21] = origins[20]  # a repeated passage: the tie goes to the earlier one
+    origin_times = np.arange(40, dtype=np.float64) * 10
+    copies = origins[[5, 20, 30]].copy()
+    copy_times = np.array([55.0, 205.0, 300.0])  # the third copies an origin of its own time
+
+    def pairs(rows: list[int]) -> set[tuple[int, int]]:
+        found = windowed_embedding_pairs(origins, origin_times, copies[rows], copy_times[rows],
+                                         neighbours=1, min_cosine=0.5, window=100.0)  # fmt: skip
+        copy_rows, origin_rows = (
+            found.column("copy").to_pylist(),
+            found.column("origin").to_pylist(),
+        )
+        return {(rows[c], o) for c, o in zip(copy_rows, origin_rows, strict=True)}
+
+    everything = pairs([0, 1, 2])
+    assert (0, 5) in everything and (1, 20) in everything
+    assert not any(copy == 2 and origin == 30 for copy, origin in everything)  # not before it
+    assert all(copy_times[c] - 100 <= origin_times[o] < copy_times[c] for c, o in everything)
+    assert pairs([0]) | pairs([1]) | pairs([2]) == everything
 
 
 def test_report_shows_the_passages_side_by_side_escaped(store: Store, tmp_path: Path) -> None:
@@ -242,3 +267,30 @@ def test_passages_keep_every_word_and_respect_the_bound(text: str, low: int, ext
 def test_attribution_check_takes_any_text(text: str, url: str | None) -> None:
     found = check(text, CRI, url)
     assert found.attributed == (found.named_as is not None)
+
+
+def test_incremental_runs_find_a_copy_whose_origin_arrives_later(tmp_path: Path) -> None:
+    """Copies first, their origin afterwards, then another copy: each incremental run examines
+    only the candidates new items can change, and ends where one batch run does."""
+    from fimiwatch.runner import run_pipeline
+
+    origin, slovak, repost, unrelated = _eval_items({"cs-o1", "cs-o1-sk", "cs-o1-ac24", "cs-u1"})
+    second = {**repost, "id": "cs-o1-ac24-again", "source": "ac24",
+              "url": "https://ac24.cz/again"}  # fmt: skip
+    deliveries = [[slovak, unrelated], [origin], [repost, second]]
+    modes = []
+    with _store_with(tmp_path, []) as store:
+        for number, records in enumerate(deliveries):
+            path = tmp_path / f"delivery-{number}.jsonl"
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            document = open_document(str(path), store.settings)
+            ingest_document(store, document, choose_reader(document, "items-jsonl"))
+            modes.append(run_pipeline(store, ["laundering"], incremental=True).modes)
+        incremental = store.rows("SELECT id, score, item_ids, evidence FROM findings ORDER BY id")
+        assert run_pipeline(store, ["laundering"]).modes == {"laundering": "full"}
+        batch = store.rows("SELECT id, score, item_ids, evidence FROM findings ORDER BY id")
+    assert modes[1:] == [{"laundering": "incremental"}] * 2
+    assert incremental == batch
+    copies = {row["item_ids"][-1] for row in batch if len(row["item_ids"]) == 2}
+    assert {"cs-o1-sk", "cs-o1-ac24", "cs-o1-ac24-again"} <= copies
+    assert any('"outlet":"ac24"' in row["evidence"] for row in batch)  # two copies: an outlet

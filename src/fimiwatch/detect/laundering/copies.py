@@ -25,10 +25,11 @@ import numpy as np
 import pyarrow as pa
 
 from fimiwatch.detect.laundering.attribution import check, outlet_names
+from fimiwatch.detect.laundering.match import shingle_limit_crossed as limit_crossed
 from fimiwatch.detect.laundering.match import (
-    embedding_pairs,
     shingle_pairs,
     specific_alignment,
+    windowed_embedding_pairs,
 )
 from fimiwatch.detect.laundering.params import LaunderingParams
 from fimiwatch.detect.laundering.passages import passages
@@ -93,7 +94,7 @@ class Copy:
 
 
 ITEMS_SQL = """
-    SELECT i.id, i.source, i.published_at, i.lang, i.title, i.text, i.url,
+    SELECT i.id, i.source, i.published_at, i.lang, i.title, i.text, i.url, i.ingest_id,
         s.name AS source_name, s.domain AS source_domain, s.affiliation
     FROM items i LEFT JOIN sources s ON s.source = i.source
     WHERE i.text IS NOT NULL AND i.published_at IS NOT NULL AND {condition}
@@ -101,14 +102,33 @@ ITEMS_SQL = """
 """
 
 
-def find_copies(store: Store, params: LaunderingParams) -> list[Copy]:
-    """Every (origin, copy) pair that passes, in a deterministic order."""
+ORIGINS = "s.affiliation IN (SELECT unnest(?)) AND i.platform IN (SELECT unnest(?))"
+
+
+def shingle_limit_crossed(store: Store, params: LaunderingParams, after_ingest: int) -> bool:
+    """Whether origins ingested after ``after_ingest`` make a shingle too common to count."""
+    origins = store.rows(
+        ITEMS_SQL.format(condition=ORIGINS),
+        [list(params.origin_affiliations), list(params.platforms)],
+    )
+    for item in origins:
+        item["passages"] = passages(
+            item["text"], params.min_passage_chars, params.max_passage_chars
+        )
+    owner, texts = _flatten(origins)
+    is_new = np.array([item["ingest_id"] > after_ingest for item in origins], dtype=bool)
+    return limit_crossed(store.con, texts, is_new[owner] if len(owner) else is_new[:0])
+
+
+def find_copies(
+    store: Store, params: LaunderingParams, candidate_ids: list[str] | None = None
+) -> list[Copy]:
+    """Every (origin, copy) pair that passes, in a deterministic order; among the candidates
+    with ``candidate_ids`` only, if given (a candidate's result depends on the origins, not on
+    the other candidates)."""
     affiliations = list(params.origin_affiliations)
     origins = store.rows(
-        ITEMS_SQL.format(
-            condition="s.affiliation IN (SELECT unnest(?)) AND i.platform IN (SELECT unnest(?))"
-        ),
-        [affiliations, list(params.platforms)],
+        ITEMS_SQL.format(condition=ORIGINS), [affiliations, list(params.platforms)]
     )
     if not origins:
         return []
@@ -119,8 +139,10 @@ def find_copies(store: Store, params: LaunderingParams) -> list[Copy]:
             condition="coalesce(s.affiliation, 'unknown') NOT IN (SELECT unnest(?)) "
             "AND i.platform IN (SELECT unnest(?)) AND i.published_at > ? "
             "AND i.published_at <= ?"
+            + ("" if candidate_ids is None else " AND list_contains(?, i.id)")
         ),
-        [affiliations, list(params.platforms), earliest, latest],
+        [affiliations, list(params.platforms), earliest, latest]
+        + ([] if candidate_ids is None else [candidate_ids]),
     )
     if not candidates:
         return []
@@ -132,9 +154,11 @@ def find_copies(store: Store, params: LaunderingParams) -> list[Copy]:
     copy_of, copy_texts = _flatten(candidates)
     vectors = embed_texts(store, origin_texts + copy_texts, params.backend)
     spans = _Spans(origins, candidates, vectors[: len(origin_texts)], vectors[len(origin_texts) :])
-    nearby = embedding_pairs(
-        spans.origin_vectors, spans.copy_vectors, params.neighbours, params.min_cosine
-    )
+    nearby = windowed_embedding_pairs(
+        spans.origin_vectors, _epoch(origins, origin_of), spans.copy_vectors,
+        _epoch(candidates, copy_of), params.neighbours, params.min_cosine,
+        params.max_lag_days * 86400,
+    )  # fmt: skip
     shared = shingle_pairs(store.con, origin_texts, copy_texts, params.min_containment)
     shingled: dict[tuple[int, int], list[AlignedPassage]] = {}
     for copy_passage, origin_passage, score in _rows(shared):
@@ -179,6 +203,12 @@ def _flatten(items: list[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
     """Item number of each passage, and the passages, item after item."""
     owner = np.repeat(np.arange(len(items)), [len(i["passages"]) for i in items])
     return owner, [p for item in items for p in item["passages"]]
+
+
+def _epoch(items: list[dict[str, Any]], owner: np.ndarray) -> np.ndarray:
+    """The publication time (epoch seconds) of each passage's article."""
+    times = np.array([item["published_at"].timestamp() for item in items], dtype=np.float64)
+    return times[owner] if len(owner) else np.zeros(0)
 
 
 def _rows(table: pa.Table) -> list[tuple[int, int, float]]:

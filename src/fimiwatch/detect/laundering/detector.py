@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from typing import ClassVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
 
-from fimiwatch.detect.base import Detector
-from fimiwatch.detect.laundering.copies import Copy, find_copies
+import orjson
+
+from fimiwatch.detect.base import Change, Detector, Update
+from fimiwatch.detect.laundering.copies import Copy, find_copies, shingle_limit_crossed
 from fimiwatch.detect.laundering.params import LaunderingParams
 from fimiwatch.findings import Finding, finding_id, severity_for
 from fimiwatch.intel.disarm import techniques_for
@@ -22,6 +26,57 @@ ATTRIBUTED_DISCOUNT = 0.6
 """Score factor for a copy that names its origin: reuse in the open is less alarming."""
 PROXY_UNATTRIBUTED_SHARE = 0.5
 """An outlet whose republished state articles are mostly unattributed is suggested as proxy."""
+
+
+AFFECTED_SQL = """
+    WITH articles AS (
+        SELECT i.id, i.ingest_id, i.published_at,
+            coalesce(s.affiliation, 'unknown') IN (SELECT unnest($origins)) AS is_origin
+        FROM (SELECT * FROM items WHERE {articles}) i LEFT JOIN sources s ON s.source = i.source
+    ),
+    new_origins AS (
+        SELECT published_at FROM articles
+        WHERE is_origin AND ingest_id > $after AND ingest_id <= $through
+    )
+    SELECT id FROM articles a WHERE NOT is_origin AND (
+        ingest_id > $after AND ingest_id <= $through
+        OR EXISTS (SELECT 1 FROM new_origins o WHERE o.published_at < a.published_at
+                   AND a.published_at <= o.published_at + to_seconds($lag)))
+"""
+"""Candidates to examine again: the new ones, and those a new origin could be the source of."""
+
+NEW_ORIGINS_SQL = """
+    SELECT count(*) FROM (SELECT * FROM items WHERE {articles}) i
+    JOIN sources s ON s.source = i.source
+    WHERE i.ingest_id > ? AND i.ingest_id <= ? AND list_contains(?, s.affiliation)
+"""
+
+
+@dataclass(frozen=True)
+class Republished:
+    """One copy as its outlet's finding counts it: from this run's ``Copy`` or from a stored
+    copy finding (an incremental run recounts an outlet without re-examining its old copies)."""
+
+    copy_id: str
+    origin_id: str
+    origin_source: str
+    copy_lang: str | None
+    copy_published_at: datetime
+    lag_seconds: float
+    attributed: bool
+    origin_coverage: float
+
+    @classmethod
+    def of(cls, pair: Copy) -> Republished:
+        return cls(pair.copy["id"], pair.origin["id"], pair.origin["source"], pair.copy["lang"],
+                   pair.copy["published_at"], pair.lag_seconds, pair.attributed,
+                   round(pair.origin_coverage, 4))  # fmt: skip
+
+    @classmethod
+    def stored(cls, pair: dict[str, Any], published_at: datetime) -> Republished:
+        return cls(pair["copy_id"], pair["origin_id"], pair["origin_source"], pair["copy_lang"],
+                   published_at, pair["lag_seconds"], pair["attributed"],
+                   pair["origin_coverage"])  # fmt: skip
 
 
 class LaunderingDetector(Detector):
@@ -51,16 +106,71 @@ class LaunderingDetector(Detector):
             self._copy_finding(pair, disarm, attack)
             for pair in sorted(copies, key=lambda p: p.copy["id"])
         ]
-        by_outlet: dict[str, list[Copy]] = defaultdict(list)
+        by_outlet: dict[str, list[Republished]] = defaultdict(list)
         for found in copies:
             if found.copy["source"]:
-                by_outlet[found.copy["source"]].append(found)
-        findings += [
+                by_outlet[found.copy["source"]].append(Republished.of(found))
+        return findings + self._outlet_findings(by_outlet, disarm, attack)
+
+    def update(self, store: Store, change: Change) -> Update | None:
+        """Only the candidates a new item can change are examined: new candidates, and those
+        within the look-back after a new origin (a copy's result depends on the origins before
+        it, not on other candidates: ``match.py``). None (a full run) when new origins change
+        which shingles are too common to count."""
+        new_origins, affected = self._affected(store, change)
+        if new_origins and shingle_limit_crossed(store, self.params, change.after_ingest):
+            return None
+        copies = find_copies(store, self.params, affected) if affected else []
+        disarm, attack = techniques_for(self.finding_type)
+        findings = [
+            self._copy_finding(pair, disarm, attack)
+            for pair in sorted(copies, key=lambda p: p.copy["id"])
+        ]
+        replaced = {finding_id(self.finding_type, f"copy\x1f{item}") for item in affected}
+        outlets = sorted(set(store.con.execute(
+            "SELECT DISTINCT source FROM items WHERE list_contains(?, id) AND source IS NOT NULL",
+            [affected],
+        ).fetchall()))  # fmt: skip
+        by_outlet: dict[str, list[Republished]] = {outlet: [] for (outlet,) in outlets}
+        for found in copies:
+            by_outlet.setdefault(found.copy["source"], []).append(Republished.of(found))
+        examined = set(affected)
+        for row in store.rows(
+            "SELECT evidence, last_seen FROM findings WHERE detector = ? "
+            "AND json_extract_string(evidence, '$.outlet') IS NULL",
+            [self.name],
+        ):  # the stored copy findings
+            pair = orjson.loads(row["evidence"])["pairs"][0]
+            if pair["copy_id"] not in examined and pair["copy_source"] in by_outlet:
+                by_outlet[pair["copy_source"]].append(Republished.stored(pair, row["last_seen"]))
+        replaced |= {finding_id(self.finding_type, f"outlet\x1f{o}") for o in by_outlet}
+        return Update.of(findings + self._outlet_findings(by_outlet, disarm, attack), replaced)
+
+    def _affected(self, store: Store, change: Change) -> tuple[bool, list[str]]:
+        """Whether new origins arrived, and the candidates to examine again."""
+        rows = store.con.execute(
+            AFFECTED_SQL.format(articles=self.reads()),
+            {"after": change.after_ingest, "through": change.through_ingest,
+             "origins": list(self.params.origin_affiliations),
+             "lag": self.params.max_lag_days * 86400},
+        ).fetchall()  # fmt: skip
+        new_origins = bool(store.scalar(
+            NEW_ORIGINS_SQL.format(articles=self.reads()),
+            [change.after_ingest, change.through_ingest, list(self.params.origin_affiliations)],
+        ))  # fmt: skip
+        return new_origins, sorted(row[0] for row in rows)
+
+    def _outlet_findings(
+        self,
+        by_outlet: dict[str, list[Republished]],
+        disarm: tuple[str, ...],
+        attack: tuple[str, ...],
+    ) -> list[Finding]:
+        return [
             self._outlet_finding(outlet, pairs, disarm, attack)
             for outlet, pairs in sorted(by_outlet.items())
             if len(pairs) >= self.params.min_outlet_copies
         ]
-        return findings
 
     def _copy_finding(
         self, pair: Copy, disarm: tuple[str, ...], attack: tuple[str, ...]
@@ -93,13 +203,17 @@ class LaunderingDetector(Detector):
         )
 
     def _outlet_finding(
-        self, outlet: str, pairs: list[Copy], disarm: tuple[str, ...], attack: tuple[str, ...]
+        self,
+        outlet: str,
+        pairs: list[Republished],
+        disarm: tuple[str, ...],
+        attack: tuple[str, ...],
     ) -> Finding:
         count = len(pairs)
         unattributed = sum(1 for p in pairs if not p.attributed) / count
         lag_days = statistics.median(p.lag_seconds for p in pairs) / 86400
-        languages = sorted({p.copy["lang"] or "?" for p in pairs})
-        origin_sources = sorted({p.origin["source"] for p in pairs})
+        languages = sorted({p.copy_lang or "?" for p in pairs})
+        origin_sources = sorted({p.origin_source for p in pairs})
         suggestion = "proxy" if unattributed >= PROXY_UNATTRIBUTED_SHARE else None
         score = round(min(1.0, count / 10) * (0.5 + 0.5 * unattributed), 4)
         return Finding(
@@ -114,9 +228,9 @@ class LaunderingDetector(Detector):
             ),
             score=score,
             severity=severity_for(score),
-            first_seen=min(p.copy["published_at"] for p in pairs),
-            last_seen=max(p.copy["published_at"] for p in pairs),
-            item_ids=tuple(sorted(p.copy["id"] for p in pairs)),
+            first_seen=min(p.copy_published_at for p in pairs),
+            last_seen=max(p.copy_published_at for p in pairs),
+            item_ids=tuple(sorted(p.copy_id for p in pairs)),
             source_ids=(outlet, *origin_sources),
             disarm=disarm,
             attack=attack,
@@ -129,9 +243,9 @@ class LaunderingDetector(Detector):
                 "origin_sources": origin_sources,
                 "suggested_affiliation": suggestion,
                 "pairs": [
-                    {"origin_id": p.origin["id"], "copy_id": p.copy["id"],
-                     "attributed": p.attributed, "origin_coverage": round(p.origin_coverage, 4)}
-                    for p in sorted(pairs, key=lambda p: (p.copy["id"], p.origin["id"]))
+                    {"origin_id": p.origin_id, "copy_id": p.copy_id,
+                     "attributed": p.attributed, "origin_coverage": p.origin_coverage}
+                    for p in sorted(pairs, key=lambda p: (p.copy_id, p.origin_id))
                 ],
             },
         )  # fmt: skip
