@@ -36,7 +36,7 @@ class LaunderingParams:
     """Origin passages each copy passage is compared with (nearest by cosine)."""
     min_aligned_passages: int = 2
     """Passages of an origin (all of them, when it has fewer) a copy must reuse."""
-    min_origin_coverage: float = 0.3
+    min_origin_coverage: float = 0.35
     """Share of the origin's text (by characters) the aligned passages must cover."""
     min_outlet_copies: int = 2
     """Copies an outlet must have published for the aggregate finding that suggests ``proxy``."""
