@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_recruitment.py
 	$(BIN)/python bench/bench_watch.py
 	$(BIN)/python bench/bench_incremental.py --posts 100000
+	$(BIN)/python bench/bench_incremental.py --posts 10000 --articles 5000 --backend use-onnx
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
