@@ -121,3 +121,14 @@ def test_a_dependent_that_missed_its_upstream_changes_runs_in_full(store: Store,
     modes = run_pipeline(store, ["targeting"], incremental=True).modes
     assert modes == {"targeting": "full"}
     assert run_pipeline(store, [only], incremental=True).modes == {only: "unchanged"}
+
+
+def test_detectors_run_after_those_whose_findings_they_read() -> None:
+    from fimiwatch.runner import select_detectors
+
+    names = [cls.name for cls in select_detectors(["targeting", "phishing", "laundering"])]
+    assert names == ["phishing", "laundering", "targeting"]
+    everything = [cls.name for cls in select_detectors(None)]
+    assert everything.index("targeting") > max(
+        everything.index("laundering"), everything.index("coordination")
+    )

@@ -277,7 +277,8 @@ def test_incremental_runs_find_a_copy_whose_origin_arrives_later(tmp_path: Path)
     origin, slovak, repost, unrelated = _eval_items({"cs-o1", "cs-o1-sk", "cs-o1-ac24", "cs-u1"})
     second = {**repost, "id": "cs-o1-ac24-again", "source": "ac24",
               "url": "https://ac24.cz/again"}  # fmt: skip
-    deliveries = [[slovak, unrelated], [origin], [repost, second]]
+    unknown = {**slovak, "id": "cs-o1-unknown-outlet", "source": None, "url": None}
+    deliveries = [[slovak, unrelated], [origin], [repost, second, unknown]]
     modes = []
     with _store_with(tmp_path, []) as store:
         for number, records in enumerate(deliveries):
@@ -292,5 +293,5 @@ def test_incremental_runs_find_a_copy_whose_origin_arrives_later(tmp_path: Path)
     assert modes[1:] == [{"laundering": "incremental"}] * 2
     assert incremental == batch
     copies = {row["item_ids"][-1] for row in batch if len(row["item_ids"]) == 2}
-    assert {"cs-o1-sk", "cs-o1-ac24", "cs-o1-ac24-again"} <= copies
+    assert {"cs-o1-sk", "cs-o1-ac24", "cs-o1-ac24-again", "cs-o1-unknown-outlet"} <= copies
     assert any('"outlet":"ac24"' in row["evidence"] for row in batch)  # two copies: an outlet

@@ -45,16 +45,37 @@ class RunSummary:
 
 
 def select_detectors(only: list[str] | None) -> list[type[Detector]]:
+    """The detectors to run (all: by name), each after those it ``depends_on``."""
     available = plugins.detectors()
     if not only:
-        return [available[name] for name in sorted(available)]
+        return _dependencies_first([available[name] for name in sorted(available)])
     unknown = [name for name in only if name not in available]
     if unknown:
         raise ValueError(
             f"unknown detector(s): {', '.join(unknown)}; "
             f"available: {', '.join(sorted(available)) or 'none'}"
         )
-    return [available[name] for name in only]
+    return _dependencies_first([available[name] for name in only])
+
+
+def _dependencies_first(classes: list[type[Detector]]) -> list[type[Detector]]:
+    """``classes`` in their order, except that a detector runs after the selected detectors
+    whose findings it reads."""
+    selected = {cls.name for cls in classes}
+    ordered: list[type[Detector]] = []
+    pending = list(classes)
+    while pending:
+        done = {cls.name for cls in ordered}
+        ready = next(
+            (c for c in pending if all(d in done or d not in selected for d in c.depends_on)),
+            None,
+        )
+        if ready is None:
+            names = ", ".join(cls.name for cls in pending)
+            raise ValueError(f"detectors that depend on each other in a circle: {names}")
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
 
 
 def run_pipeline(

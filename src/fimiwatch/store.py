@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ class StoreError(Exception):
 
 
 _generation = 0
+_generation_lock = threading.Lock()
 
 
 def data_generation() -> int:
@@ -32,7 +35,8 @@ def data_changed() -> None:
     """Tell caches that data changed; :meth:`Store.transaction` calls it after each commit, and
     any other writer must call it after committing."""
     global _generation
-    _generation += 1
+    with _generation_lock:  # the watcher and the web app it serves commit from two threads
+        _generation += 1
 
 
 class Store:
@@ -65,6 +69,13 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+
+    def on_cursor(self) -> Store:
+        """This store read through a cursor (a connection of its own), for a thread beside the
+        one that writes (the web app served from ``fimiwatch watch``); close it when done."""
+        reader = copy.copy(self)
+        reader.con = self.con.cursor()
+        return reader
 
     def __enter__(self) -> Store:
         return self

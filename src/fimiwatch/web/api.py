@@ -417,8 +417,8 @@ def export_stix_bundle(
     since: datetime | None = None,
 ) -> Response:
     _check_tlp(tlp)
-    with _export_lock:
-        result = export_stix(request.app.state.store, tlp, since)
+    with _export_lock, request.app.state.store.on_cursor() as reader:
+        result = export_stix(reader, tlp, since)
     return StixResponse(
         serialize_bundle(result.bundle),
         headers={"Content-Disposition": 'attachment; filename="fimiwatch-stix.json"'},

@@ -47,6 +47,7 @@ WORDS_SQL = r"""
                 lambda w: w <> '' AND NOT starts_with(w, '@')),
             lambda w: hash(w))]) AS words
         FROM items WHERE repost_of IS NULL AND text IS NOT NULL
+            AND account_id IS NOT NULL AND published_at IS NOT NULL
     ) WHERE len(words) >= $min_words
 """
 

@@ -128,12 +128,13 @@ class LaunderingDetector(Detector):
         ]
         replaced = {finding_id(self.finding_type, f"copy\x1f{item}") for item in affected}
         outlets = sorted(set(store.con.execute(
-            "SELECT DISTINCT source FROM items WHERE list_contains(?, id) AND source IS NOT NULL",
+            "SELECT DISTINCT source FROM items WHERE list_contains(?, id) AND source <> ''",
             [affected],
         ).fetchall()))  # fmt: skip
         by_outlet: dict[str, list[Republished]] = {outlet: [] for (outlet,) in outlets}
         for found in copies:
-            by_outlet.setdefault(found.copy["source"], []).append(Republished.of(found))
+            if found.copy["source"]:  # as in run(): a copy of no known outlet counts for none
+                by_outlet[found.copy["source"]].append(Republished.of(found))
         examined = set(affected)
         for row in store.rows(
             "SELECT evidence, last_seen FROM findings WHERE detector = ? "
