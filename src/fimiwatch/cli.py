@@ -736,9 +736,10 @@ def watch(
     ] = False,
 ) -> None:
     """Watch the sources: poll each on its interval with conditional requests, ingest new
-    articles and complete files, run the detectors after a round that added items, and send
-    the alerts they match. SIGTERM or Ctrl-C stops cleanly; a restart resumes. See
-    docs/watch.md (also for running it as a systemd service)."""
+    articles and complete files, bring the findings up to date incrementally after a round that
+    added items (as `run --incremental`), and send the alerts they match. SIGTERM or Ctrl-C
+    stops cleanly; a restart resumes. See docs/watch.md (also for running it as a systemd
+    service)."""
     from fimiwatch.config import parse_listen
     from fimiwatch.watch.loop import run_watch
     from fimiwatch.watch.sources import watched_sources

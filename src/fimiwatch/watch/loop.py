@@ -439,7 +439,9 @@ class Watcher:
             self.metrics.detector_seconds.labels(name, mode).observe(run_seconds)
             self.metrics.findings.labels(name).set(found)
         self._count_alerts(getattr(summary, "alerts", None))
-        logger.info("detection ran in %.1f s", seconds)
+        modes = getattr(summary, "modes", None) or {}
+        examined = [f"{name} {mode}" for name, mode in modes.items() if mode != "unchanged"]
+        logger.info("detection ran in %.1f s (%s)", seconds, ", ".join(examined) or "no change")
         return True
 
     def _retry_alerts(self) -> None:
