@@ -116,10 +116,12 @@ def run_pipeline(
     states = load_states(store) if incremental else {}
     seen_upstream = {d.name: _upstream_digest(store, d.depends_on) for d in built}
     changed: dict[str, Members] = {}
+    read_by_others = {name for d in built for name in d.depends_on}
     for detector in built:
         started = time.perf_counter()
         state = states.get(detector.name)
-        before = _members(store, detector.name)
+        watched = detector.name in read_by_others  # only then is what changed worth knowing
+        before = _members(store, detector.name) if watched else Members()
         trusted = fingerprint(detector, digest, seen_upstream[detector.name])
         mode, update = _plan(store, detector, state, trusted, through, changed)
         recorded = fingerprint(detector, digest, _upstream_digest(store, detector.depends_on))
@@ -129,7 +131,8 @@ def run_pipeline(
             replaces=None if mode == "full" else (update.replaces if update else frozenset()),
             state=(through, recorded, mode),
         )  # fmt: skip
-        changed[detector.name] = before.changed(_members(store, detector.name))
+        if watched and mode != "unchanged":
+            changed[detector.name] = before.changed(_members(store, detector.name))
         count = store.scalar("SELECT count(*) FROM findings WHERE detector = ?", [detector.name])
         summary.detectors[detector.name] = (int(count), time.perf_counter() - started)
         summary.modes[detector.name] = mode

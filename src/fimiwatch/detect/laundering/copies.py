@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 from fimiwatch.detect.laundering.attribution import check, outlet_names
-from fimiwatch.detect.laundering.match import shingle_limit_crossed as limit_crossed
 from fimiwatch.detect.laundering.match import (
+    crosses_shingle_limit,
     shingle_pairs,
     specific_alignment,
     windowed_embedding_pairs,
@@ -105,8 +105,8 @@ ITEMS_SQL = """
 ORIGINS = "s.affiliation IN (SELECT unnest(?)) AND i.platform IN (SELECT unnest(?))"
 
 
-def shingle_limit_crossed(store: Store, params: LaunderingParams, after_ingest: int) -> bool:
-    """Whether origins ingested after ``after_ingest`` make a shingle too common to count."""
+def _origins(store: Store, params: LaunderingParams) -> list[dict[str, Any]]:
+    """The origin articles, oldest first, with their passages."""
     origins = store.rows(
         ITEMS_SQL.format(condition=ORIGINS),
         [list(params.origin_affiliations), list(params.platforms)],
@@ -115,9 +115,15 @@ def shingle_limit_crossed(store: Store, params: LaunderingParams, after_ingest: 
         item["passages"] = passages(
             item["text"], params.min_passage_chars, params.max_passage_chars
         )
+    return origins
+
+
+def shingle_limit_crossed(store: Store, params: LaunderingParams, after_ingest: int) -> bool:
+    """Whether origins ingested after ``after_ingest`` make a shingle too common to count."""
+    origins = _origins(store, params)
     owner, texts = _flatten(origins)
     is_new = np.array([item["ingest_id"] > after_ingest for item in origins], dtype=bool)
-    return limit_crossed(store.con, texts, is_new[owner] if len(owner) else is_new[:0])
+    return crosses_shingle_limit(store.con, texts, is_new[owner] if len(owner) else is_new[:0])
 
 
 def find_copies(
@@ -127,9 +133,7 @@ def find_copies(
     with ``candidate_ids`` only, if given (a candidate's result depends on the origins, not on
     the other candidates)."""
     affiliations = list(params.origin_affiliations)
-    origins = store.rows(
-        ITEMS_SQL.format(condition=ORIGINS), [affiliations, list(params.platforms)]
-    )
+    origins = _origins(store, params)
     if not origins:
         return []
     earliest = min(o["published_at"] for o in origins)
@@ -146,7 +150,7 @@ def find_copies(
     )
     if not candidates:
         return []
-    for item in (*origins, *candidates):
+    for item in candidates:
         item["passages"] = passages(
             item["text"], params.min_passage_chars, params.max_passage_chars
         )

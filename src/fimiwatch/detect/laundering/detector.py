@@ -38,18 +38,15 @@ AFFECTED_SQL = """
         SELECT published_at FROM articles
         WHERE is_origin AND ingest_id > $after AND ingest_id <= $through
     )
-    SELECT id FROM articles a WHERE NOT is_origin AND (
-        ingest_id > $after AND ingest_id <= $through
-        OR EXISTS (SELECT 1 FROM new_origins o WHERE o.published_at < a.published_at
-                   AND a.published_at <= o.published_at + to_seconds($lag)))
+    SELECT (SELECT count(*) FROM new_origins), coalesce(list(id ORDER BY id) FILTER (
+        WHERE NOT is_origin AND (ingest_id > $after AND ingest_id <= $through
+            OR EXISTS (SELECT 1 FROM new_origins o WHERE o.published_at < a.published_at
+                       AND a.published_at <= o.published_at + to_seconds($lag))
+        )), [])
+    FROM articles a
 """
-"""Candidates to examine again: the new ones, and those a new origin could be the source of."""
-
-NEW_ORIGINS_SQL = """
-    SELECT count(*) FROM (SELECT * FROM items WHERE {articles}) i
-    JOIN sources s ON s.source = i.source
-    WHERE i.ingest_id > ? AND i.ingest_id <= ? AND list_contains(?, s.affiliation)
-"""
+"""How many origins are new, and the candidates to examine again: the new ones, and those a new
+origin could be the source of."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +89,7 @@ class LaunderingDetector(Detector):
         self.params.validate()
 
     def reads(self) -> str:
-        """Articles with text and a time. New ones mean a full run (their embeddings are
-        cached, so only new texts are embedded): the stop-shingles and each passage's nearest
-        origin passages are corpus-wide."""
+        """Articles with text and a time (origins and candidates alike)."""
         platforms = ", ".join(sql_literal(p) for p in self.params.platforms)
         return f"platform IN ({platforms}) AND text IS NOT NULL AND published_at IS NOT NULL"
 
@@ -135,31 +130,27 @@ class LaunderingDetector(Detector):
         for found in copies:
             if found.copy["source"]:  # as in run(): a copy of no known outlet counts for none
                 by_outlet[found.copy["source"]].append(Republished.of(found))
-        examined = set(affected)
-        for row in store.rows(
+        for row in store.rows(  # the stored copies of those outlets not examined again
             "SELECT evidence, last_seen FROM findings WHERE detector = ? "
+            "AND list_contains(?, json_extract_string(evidence, '$.pairs[0].copy_source')) "
+            "AND NOT list_contains(?, json_extract_string(evidence, '$.pairs[0].copy_id')) "
             "AND json_extract_string(evidence, '$.outlet') IS NULL",
-            [self.name],
-        ):  # the stored copy findings
+            [self.name, list(by_outlet), affected],
+        ):
             pair = orjson.loads(row["evidence"])["pairs"][0]
-            if pair["copy_id"] not in examined and pair["copy_source"] in by_outlet:
-                by_outlet[pair["copy_source"]].append(Republished.stored(pair, row["last_seen"]))
+            by_outlet[pair["copy_source"]].append(Republished.stored(pair, row["last_seen"]))
         replaced |= {finding_id(self.finding_type, f"outlet\x1f{o}") for o in by_outlet}
         return Update.of(findings + self._outlet_findings(by_outlet, disarm, attack), replaced)
 
     def _affected(self, store: Store, change: Change) -> tuple[bool, list[str]]:
-        """Whether new origins arrived, and the candidates to examine again."""
-        rows = store.con.execute(
+        """Whether new origins arrived, and the candidates to examine again (one scan)."""
+        new_origins, affected = store.con.execute(
             AFFECTED_SQL.format(articles=self.reads()),
             {"after": change.after_ingest, "through": change.through_ingest,
              "origins": list(self.params.origin_affiliations),
              "lag": self.params.max_lag_days * 86400},
-        ).fetchall()  # fmt: skip
-        new_origins = bool(store.scalar(
-            NEW_ORIGINS_SQL.format(articles=self.reads()),
-            [change.after_ingest, change.through_ingest, list(self.params.origin_affiliations)],
-        ))  # fmt: skip
-        return new_origins, sorted(row[0] for row in rows)
+        ).fetchall()[0]  # fmt: skip
+        return bool(new_origins), list(affected)
 
     def _outlet_findings(
         self,

@@ -87,7 +87,7 @@ def shingle_pairs(
         scratch.unregister("copy_passages")
 
 
-def shingle_limit_crossed(
+def crosses_shingle_limit(
     con: duckdb.DuckDBPyConnection,
     origin_texts: list[str],
     is_new: np.ndarray,
