@@ -12,7 +12,13 @@ from __future__ import annotations
 import pyarrow as pa
 
 from fimiwatch.detect.coordination.params import TRACKING_PARAMETERS, CoordinationParams
-from fimiwatch.detect.coordination.plan import DUCKDB, core_steps, plan_values, render
+from fimiwatch.detect.coordination.plan import (
+    DUCKDB,
+    model_steps,
+    plan_values,
+    ranked_sql,
+    render,
+)
 from fimiwatch.detect.coordination.plan import actions_sql as plan_actions_sql
 from fimiwatch.detect.coordination.similar import similar_keys
 from fimiwatch.detect.coordination.window import resolve_window
@@ -42,10 +48,10 @@ _VIEW_SQL = {
     "co-post": """
         -- text_key: the normalised text's hash, stored at ingest (normalise.text_key_sql)
         SELECT 'co-post' AS view, CAST(text_key AS VARCHAR) AS key, account_id, published_at, id
-        FROM items WHERE repost_of IS NULL AND text_key IS NOT NULL""",
+        FROM {items} WHERE repost_of IS NULL AND text_key IS NOT NULL""",
     "co-similar": """
         SELECT 'co-similar' AS view, s.key, i.account_id, i.published_at, i.id
-        FROM items i JOIN coord_similar_keys s ON s.item = i.id""",
+        FROM {items} i JOIN {similar} s ON s.item = i.id""",
     "co-link": f"""
         SELECT 'co-link' AS view,
             lower(regexp_extract(k, '{ORIGIN_PATTERN}'))
@@ -53,36 +59,49 @@ _VIEW_SQL = {
             account_id, published_at, id
         FROM (
             SELECT *, {URL_KEY_SQL} AS k FROM (
-                SELECT *, unnest(links) AS u FROM items
+                SELECT *, unnest(links) AS u FROM {{items}}
                 WHERE repost_of IS NULL AND links IS NOT NULL
             )
         )""",
     "co-repost": """
         SELECT 'co-repost' AS view, repost_of AS key, account_id, published_at, id
-        FROM items WHERE repost_of IS NOT NULL""",
+        FROM {items} WHERE repost_of IS NOT NULL""",
     "co-reply": """
         SELECT 'co-reply' AS view, reply_to AS key, account_id, published_at, id
-        FROM items WHERE reply_to IS NOT NULL AND repost_of IS NULL""",
+        FROM {items} WHERE reply_to IS NOT NULL AND repost_of IS NULL""",
     "co-hashtag": """
         SELECT 'co-hashtag' AS view, array_to_string(tags, ' ') AS key,
             account_id, published_at, id
         FROM (
             SELECT *, list_sort(list_distinct(list_transform(hashtags, lambda h: lower(h))))
                 AS tags
-            FROM items WHERE repost_of IS NULL AND hashtags IS NOT NULL
+            FROM {items} WHERE repost_of IS NULL AND hashtags IS NOT NULL
         ) WHERE len(tags) >= $min_hashtags""",
 }
 
 
-def view_sql(view: str) -> str:
-    """(view, key, account_id, published_at, id) for each post the view sees: its keys before
-    hashing, for inspecting and testing the normalisation."""
-    return _VIEW_SQL[view]
+def view_sql(view: str, items: str = "items", similar: str = "coord_similar_keys") -> str:
+    """(view, key, account_id, published_at, id) for each post of ``items`` the view sees: its
+    keys before hashing (co-similar: the clusters in ``similar``)."""
+    return _VIEW_SQL[view].replace("{items}", items).replace("{similar}", similar)
 
 
-def actions_sql(views: tuple[str, ...]) -> str:
-    """The plan's first step on DuckDB (``plan.actions_sql``)."""
-    return plan_actions_sql(DUCKDB, [_VIEW_SQL[v] for v in views])
+def actions_sql(
+    views: tuple[str, ...],
+    items: str = "items",
+    similar: str = "coord_similar_keys",
+    only: tuple[str, ...] | None = None,
+) -> str:
+    """The plan's first step on DuckDB (``plan.actions_sql``) over ``items``; ``only``: the
+    actions of these of the ``views`` (numbered as among all of them)."""
+    return plan_actions_sql(
+        DUCKDB,
+        [
+            (code, view_sql(view, items, similar))
+            for code, view in enumerate(views, start=1)
+            if only is None or view in only
+        ],
+    )
 
 
 def names_sql(views: tuple[str, ...]) -> str:
@@ -138,20 +157,32 @@ def compute_edges(store: Store, params: CoordinationParams) -> pa.Table:
     """All edges of the selected views, deterministic order."""
     params = resolve_params(store, params)
     values = plan_values(params)
-    steps = [("coord_actions", actions_sql(params.views)), *core_steps(DUCKDB)]
-    steps += list(NAME_TABLES.items())
     try:
         if "co-similar" in params.views:
             store.con.register("coord_similar_arrow", similar_keys(store, params))
-            _materialise(store, "coord_similar_keys", "SELECT * FROM coord_similar_arrow")
+            materialise(store, "coord_similar_keys", "SELECT * FROM coord_similar_arrow")
             store.con.unregister("coord_similar_arrow")
-        for name, sql in steps:
-            _materialise(store, name, render(sql, values))
-        return store.arrow(names_sql(params.views))
+        materialise(store, "coord_actions", render(actions_sql(params.views), values))
+        materialise(store, "coord_ranked", render(ranked_sql(), values))
+        return model_edges(store, params)
     finally:
-        for name in ["coord_similar_keys", *(name for name, _ in steps)]:
+        for name in ("coord_similar_keys", "coord_actions", "coord_ranked"):
             store.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _materialise(store: Store, name: str, sql: str) -> None:
+def model_edges(store: Store, params: CoordinationParams) -> pa.Table:
+    """The plan's steps 2–6 and the names, over ``coord_actions`` and ``coord_ranked`` (tables
+    or views of the caller's)."""
+    values = plan_values(params)
+    steps = [*model_steps(DUCKDB), *NAME_TABLES.items()]
+    try:
+        for name, sql in steps:
+            materialise(store, name, render(sql, values))
+        return store.arrow(names_sql(params.views))
+    finally:
+        for name, _ in steps:
+            store.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def materialise(store: Store, name: str, sql: str) -> None:
     store.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}").fetchall()

@@ -10,11 +10,14 @@ holds (turning a range into rows, collecting structs into a list).
 Steps:
 
 1. ``coord_ranked``: actions on keys that two accounts use, ranked in time per key, with the
-   number of actions on the key from this one's time to the window's end. An account's repeat
-   of its own action within the window is one action, so a meeting counts once.
+   number of actions on the key from this one's time to the window's end and the key's number
+   of accounts. An account's repeat of its own action within the window is one action, so a
+   meeting counts once. Each key's rows depend on that key's actions only, which is what lets
+   an incremental run rank again only the keys that new posts touched (``state.py``).
 2. ``coord_account_stats``: the chance model's inputs (actions and reached followers per
    account and view, actions per view).
-3. ``coord_candidates``: account pairs that met at least ``min_weight`` times. Each action
+3. ``coord_candidates``: account pairs that met at least ``min_weight`` times, with the mean
+   rarity of the keys they met on (the view's accounts over the key's, a log). Each action
    reaches the ranks of the following actions on its key inside the window, at most
    ``max_neighbours`` of them, so the pair join is an equality join on (key, rank): linear in
    the actions, never every pair of posts on a viral key.
@@ -101,13 +104,13 @@ def render(sql: str, values: dict[str, int | float]) -> str:
     return re.sub(r"\$([a-z_]+)", lambda m: repr(values[m.group(1)]), sql)
 
 
-def actions_sql(dialect: Dialect, view_sql: list[str]) -> str:
-    """``coord_actions`` from each view's (view, key, account_id, published_at, id) SELECT:
-    one row per co-action; ``key`` hashes (view, key) so one column partitions it, and the
-    view is its position in the list, from 1."""
+def actions_sql(dialect: Dialect, view_sql: list[tuple[int, str]]) -> str:
+    """``coord_actions`` from each view's (view, key, account_id, published_at, id) SELECT,
+    given with the view's number (its position among the selected views, from 1): one row per
+    co-action; ``key`` hashes (view, key) so one column partitions it."""
     views = " UNION ALL ".join(
         f"(SELECT {code} AS view, key, account_id, published_at, id FROM ({sql}))"
-        for code, sql in enumerate(view_sql, start=1)
+        for code, sql in view_sql
     )
     h = dialect.hash
     return f"""
@@ -128,7 +131,7 @@ def pairs_sql(dialect: Dialect, actions: str = "coord_ranked") -> str:
         FROM {actions} WHERE in_window > 0
     ),
     pairs AS (
-        SELECT b.view, a.key, b.rarity,
+        SELECT b.view, a.key, b.key_accounts,
             least(a.account, b.account) AS source, greatest(a.account, b.account) AS target,
             a.t AS first_t, b.t AS last_t,
             CASE WHEN a.account < b.account THEN a.item ELSE b.item END AS source_item,
@@ -139,27 +142,34 @@ def pairs_sql(dialect: Dialect, actions: str = "coord_ranked") -> str:
     )"""
 
 
+def ranked_sql(actions: str = "coord_actions") -> str:
+    """Step 1 over the ``actions`` table: whole keys in, whole keys out."""
+    return f"""
+            WITH shared AS (
+                SELECT a.*, k.accounts AS key_accounts,
+                    lag(a.t) OVER (PARTITION BY a.key, a.account ORDER BY a.t, a.item) AS previous
+                FROM {actions} a
+                JOIN (SELECT key, count(DISTINCT account) AS accounts FROM {actions}
+                      GROUP BY key HAVING count(DISTINCT account) >= 2) k ON k.key = a.key
+            )
+            SELECT view, key, account, t, item, key_accounts,
+                row_number() OVER (PARTITION BY key ORDER BY t, item, account) AS rn,
+                count(*) OVER (PARTITION BY key ORDER BY t
+                    RANGE BETWEEN CURRENT ROW AND $window FOLLOWING) - 1 AS in_window
+            FROM shared WHERE previous IS NULL OR t - previous > $window"""
+
+
 def core_steps(dialect: Dialect) -> list[tuple[str, str]]:
     """Steps 1–6 above as (table, SELECT) pairs, in order."""
+    return [("coord_ranked", ranked_sql()), *model_steps(dialect)]
+
+
+def model_steps(dialect: Dialect) -> list[tuple[str, str]]:
+    """Steps 2–6: the chance model over all of ``coord_actions`` and ``coord_ranked``."""
     pairs = pairs_sql(dialect)
     kept_pairs = pairs_sql(dialect, actions="involved")
     middle = "floor((meetings + 1) / 2), floor((meetings + 2) / 2)"
     return [
-        ("coord_ranked", """
-            WITH shared AS (
-                SELECT a.*, ln(v.accounts / k.accounts) AS rarity,
-                    lag(a.t) OVER (PARTITION BY a.key, a.account ORDER BY a.t, a.item) AS previous
-                FROM coord_actions a
-                JOIN (SELECT key, count(DISTINCT account) AS accounts FROM coord_actions
-                      GROUP BY key HAVING count(DISTINCT account) >= 2) k ON k.key = a.key
-                JOIN (SELECT view, count(DISTINCT account) AS accounts FROM coord_actions
-                      GROUP BY view) v ON v.view = a.view
-            )
-            SELECT view, key, account, t, item, rarity,
-                row_number() OVER (PARTITION BY key ORDER BY t, item, account) AS rn,
-                count(*) OVER (PARTITION BY key ORDER BY t
-                    RANGE BETWEEN CURRENT ROW AND $window FOLLOWING) - 1 AS in_window
-            FROM shared WHERE previous IS NULL OR t - previous > $window"""),
         ("coord_account_stats", """
             WITH acted AS (
                 SELECT view, account, count(*) AS actions FROM coord_actions
@@ -173,11 +183,16 @@ def core_steps(dialect: Dialect) -> list[tuple[str, str]]:
                 sum(actions) OVER (PARTITION BY acted.view) AS view_actions
             FROM acted LEFT JOIN followed
               ON followed.view = acted.view AND followed.account = acted.account"""),
+        # a key's rarity: ln(the view's accounts / the key's accounts), averaged over meetings
         ("coord_candidates", f"""
             WITH {pairs}
-            SELECT view, source, target, count(*) AS weight, avg(rarity) AS rarity,
+            SELECT p.view, source, target, count(*) AS weight,
+                avg(ln(v.accounts / key_accounts)) AS rarity,
                 min(first_t) AS first_t, max(last_t) AS last_t
-            FROM pairs GROUP BY view, source, target HAVING count(*) >= $min_weight"""),
+            FROM pairs p
+            JOIN (SELECT view, count(DISTINCT account) AS accounts FROM coord_actions
+                  GROUP BY view) v ON v.view = p.view
+            GROUP BY p.view, source, target HAVING count(*) >= $min_weight"""),
         # expected chance meetings: each action of one account is followed inside the window
         # by others, each the other account's with probability actions/N; significance is
         # −log10 of the Poisson tail P(X ≥ weight | expected), upper-bounded as

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ WORDS_SQL = r"""
                 lambda w: w <> '' AND NOT starts_with(w, '@')),
             lambda w: hash(w))]) AS words
         FROM items WHERE repost_of IS NULL AND text IS NOT NULL
-            AND account_id IS NOT NULL AND published_at IS NOT NULL
+            AND account_id IS NOT NULL AND published_at IS NOT NULL AND ($where)
     ) WHERE len(words) >= $min_words
 """
 
@@ -77,11 +78,31 @@ class _Spool:
         return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.count,))
 
 
-def _similar_keys(store: Store, params: CoordinationParams, folder: Path) -> pa.Table:
+@dataclass
+class HashedPosts:
+    """The posts co-similar compares, in the store's order: ids, ranks (hash of the id: the
+    bucket's first post is the lowest), band keys and bigrams (flat, with offsets)."""
+
+    ids: pa.ChunkedArray
+    rank: np.ndarray
+    bands: list[np.ndarray]
+    bigrams: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rank)
+
+
+def hash_posts(
+    store: Store, params: CoordinationParams, folder: Path, where: str = "TRUE"
+) -> HashedPosts:
+    """MinHash band keys and bigrams of the posts meeting ``where`` (a condition on items),
+    spooled under ``folder``."""
     ids, rank_hashes, offset_parts = [], [], []
     bigram_spool = _Spool(folder / "bigrams", np.uint32)
     band_spools = [_Spool(folder / f"band-{b}", np.uint64) for b in range(params.similar_bands)]
-    posts = store.con.sql(WORDS_SQL.replace("$min_words", str(int(params.similar_min_words))))
+    sql = WORDS_SQL.replace("$min_words", str(int(params.similar_min_words)))
+    posts = store.con.sql(sql.replace("$where", where))
     for batch in posts.to_arrow_reader(BATCH_POSTS):
         if batch.num_rows == 0:
             continue
@@ -93,33 +114,43 @@ def _similar_keys(store: Store, params: CoordinationParams, folder: Path) -> pa.
         # copies: a column of DuckDB's batch would keep the whole batch (its words) alive
         ids.append(pa.concat_arrays([batch.column("id")]))
         rank_hashes.append(batch.column("rank_hash").to_numpy().copy())
+    return HashedPosts(
+        ids=pa.chunked_array(ids, pa.string()),
+        rank=np.concatenate(rank_hashes) if rank_hashes else np.zeros(0, np.uint64),
+        bands=[spool.read() for spool in band_spools],
+        bigrams=bigram_spool.read(),
+        offsets=np.concatenate([[0], *offset_parts]),
+    )
+
+
+def _similar_keys(store: Store, params: CoordinationParams, folder: Path) -> pa.Table:
+    posts = hash_posts(store, params, folder)
     empty = pa.table({"item": pa.array([], pa.string()), "key": pa.array([], pa.string())})
-    if sum(len(h) for h in rank_hashes) < 2:
+    if len(posts) < 2:
         return empty
-    bigrams = bigram_spool.read()
-    offsets = np.concatenate([[0], *offset_parts])
-    del offset_parts
-    rank = np.concatenate(rank_hashes)  # equal hashes of two ids keep the store's order
-    del rank_hashes
-    candidates = _band_candidates([spool.read() for spool in band_spools], rank)
-    kept = candidates[_jaccard(bigrams, offsets, candidates) >= params.similar_threshold]
+    candidates = _band_candidates(posts.bands, posts.rank)
+    kept = candidates[jaccard(posts.bigrams, posts.offsets, candidates) >= params.similar_threshold]
     if len(kept) == 0:
         return empty
+    return cluster_keys(posts.ids, posts.rank, kept)
+
+
+def cluster_keys(ids: pa.ChunkedArray | pa.Array, rank: np.ndarray, kept: np.ndarray) -> pa.Table:
+    """(item, key) for every post in a matched pair (``kept``: indices into ``ids``): the key is
+    the id of the lowest-ranked post of its connected component."""
     label = _components(len(rank), kept)
     matched = np.zeros(len(rank), dtype=bool)
     matched[kept.ravel()] = True
-    del kept
     members = np.flatnonzero(matched)
     del matched
     cluster = label[members]
-    order = np.lexsort((rank[members], cluster))
+    order = np.lexsort((rank[members], cluster))  # equal hashes of two ids keep their order
     members, cluster = members[order], cluster[order]
     starts = np.concatenate([[True], cluster[1:] != cluster[:-1]])
     first = members[np.flatnonzero(starts)][np.cumsum(starts) - 1]  # lowest rank per cluster
-    item_ids = pa.chunked_array(ids)
     return pa.table({
-        "item": item_ids.take(pa.array(members)),
-        "key": item_ids.take(pa.array(first)),
+        "item": ids.take(pa.array(members)),
+        "key": ids.take(pa.array(first)),
     })  # fmt: skip
 
 
@@ -182,36 +213,38 @@ def _band_keys(values: np.ndarray, offsets: np.ndarray, params: CoordinationPara
     return out
 
 
+def band_pairs(key: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bucket key, first post, other post) for each post of a band bucket that another post
+    shares, other than the bucket's first (lowest ``rank``) post.
+
+    Most buckets hold one post. One plain sort (vectorised, several times faster than an
+    argsort) of the keys with their low bits replaced by the post number finds the posts whose
+    key prefix another post shares; only those are ordered by (full key, rank)."""
+    total = len(rank)
+    bits = max(1, (total - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
+    packed = np.sort((key & ~low) | np.arange(total, dtype=np.uint64))
+    same = (packed[1:] >> np.uint64(bits)) == (packed[:-1] >> np.uint64(bits))
+    in_shared = np.concatenate([same, [False]]) | np.concatenate([[False], same])
+    posts = (packed[in_shared] & low).astype(np.int64)
+    del packed, same, in_shared
+    if len(posts) == 0:
+        return np.zeros(0, np.uint64), posts, posts
+    posts = posts[np.lexsort((rank[posts], key[posts]))]
+    bucket = key[posts]
+    starts = np.concatenate([[True], bucket[1:] != bucket[:-1]])
+    first = posts[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+    moved = first != posts
+    return bucket[moved], first[moved], posts[moved]
+
+
 def _band_candidates(bands: list[np.ndarray], rank: np.ndarray) -> np.ndarray:
     """(n × 2) post pairs, deduplicated: each post with the first post (lowest ``rank``) of
-    every band bucket it shares with another post.
-
-    Most buckets hold one post. One plain sort per band (vectorised, several times faster
-    than an argsort) of the keys with their low bits replaced by the post number finds the
-    posts whose key prefix another post shares; only those are ordered by (full key, rank).
-    """
-    posts_total = len(rank)
-    bits = max(1, (posts_total - 1).bit_length())
-    low = np.uint64((1 << bits) - 1)
-    number = np.arange(posts_total, dtype=np.uint64)
+    every band bucket it shares with another post."""
     found = np.empty(0, dtype=np.uint64)
     for band_keys in bands:
-        key = np.asarray(band_keys)
-        packed = np.sort((key & ~low) | number)
-        same = (packed[1:] >> np.uint64(bits)) == (packed[:-1] >> np.uint64(bits))
-        in_shared = np.concatenate([same, [False]]) | np.concatenate([[False], same])
-        posts = (packed[in_shared] & low).astype(np.int64)
-        del packed, same, in_shared
-        if len(posts) == 0:
-            continue
-        posts = posts[np.lexsort((rank[posts], key[posts]))]
-        bucket = key[posts]
-        starts = np.concatenate([[True], bucket[1:] != bucket[:-1]])
-        representative = posts[np.flatnonzero(starts)][np.cumsum(starts) - 1]
-        moved = representative != posts
-        pairs = (representative[moved].astype(np.uint64) << np.uint64(32)) | posts[moved].astype(
-            np.uint64
-        )
+        _, first, other = band_pairs(np.asarray(band_keys), rank)
+        pairs = (first.astype(np.uint64) << np.uint64(32)) | other.astype(np.uint64)
         # merged band by band: when every text recurs, each band finds nearly the same pairs
         found = np.sort(np.concatenate([found, pairs]))
         found = found[np.concatenate([[True], found[1:] != found[:-1]])]
@@ -225,7 +258,7 @@ _PAIR_BITS = 20
 side fit 64 bits."""
 
 
-def _jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+def jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Exact Jaccard of the bigram sets of each pair of posts (bigrams compared on 32 bits of
     their hash: two different bigrams of one pair of 30-word posts collide about once in 5
     million pairs, moving that pair's Jaccard by one bigram)."""

@@ -118,7 +118,7 @@ def compute_edges_spark(spark: Any, items: Any, params: CoordinationParams) -> p
     values = plan_values(params)
     spark.conf.set("spark.sql.parser.escapedStringLiterals", "true")
     items.createOrReplaceTempView("items")
-    views = [SPARK_VIEW_SQL[v] for v in params.views]
+    views = [(code, SPARK_VIEW_SQL[v]) for code, v in enumerate(params.views, start=1)]
     steps = [("coord_actions", actions_sql(SPARK, views)), *core_steps(SPARK)]
     try:
         for name, sql in steps:
