@@ -85,6 +85,8 @@ def test_incremental_runs_over_the_demo_in_three_deliveries_equal_the_batch_demo
     # mail and profiles are no articles: laundering stands; new profiles regroup campaigns
     assert modes[2]["laundering"] == "unchanged", modes
     assert modes[2]["recruitment"] == "full", modes
+    # mail senders act too: their posts are keyed, and only the keys they touch ranked again
+    assert modes[1]["coordination"] == modes[2]["coordination"] == "incremental", modes
     assert set(modes[3].values()) == {"unchanged"}
 
 

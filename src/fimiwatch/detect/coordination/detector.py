@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from fimiwatch.detect.base import Detector
-from fimiwatch.detect.coordination.edges import compute_edges, resolve_params
+from fimiwatch.detect.base import Change, Detector, Update
+from fimiwatch.detect.coordination.edges import resolve_params
 from fimiwatch.detect.coordination.groups import Group, find_groups
+from fimiwatch.detect.coordination.incremental import rebuild_edges, update_edges
 from fimiwatch.detect.coordination.params import CoordinationParams
+from fimiwatch.detect.state import latest_ingest
 from fimiwatch.findings import Finding, finding_id, severity_for
 from fimiwatch.intel.disarm import techniques_for
 from fimiwatch.store import Store
@@ -34,13 +36,26 @@ class CoordinationDetector(Detector):
         self.params.validate()
 
     def reads(self) -> str:
-        """Posts with an account and a time; the chance model is corpus-wide (every edge's
-        expectation depends on all accounts' activity), so new posts mean a full run."""
+        """Posts with an account and a time."""
         return "account_id IS NOT NULL AND published_at IS NOT NULL"
 
     def run(self, store: Store) -> list[Finding]:
         params = resolve_params(store, self.params)
-        edges = compute_edges(store, params)
+        edges = rebuild_edges(store, params, latest_ingest(store))
+        return self._findings(store, params, edges)
+
+    def update(self, store: Store, change: Change) -> Update | None:
+        """New posts are keyed and only the keys they touch ranked again; the chance model and
+        the groups are corpus-wide, so every group is recomputed and replaces the old ones."""
+        edges = update_edges(store, self.params, change.after_ingest, change.through_ingest)
+        if edges is None:
+            return None
+        stale = store.con.execute(
+            "SELECT id FROM findings WHERE detector = ?", [self.name]
+        ).fetchall()
+        return Update.of(self._findings(store, self.params, edges), (row[0] for row in stale))
+
+    def _findings(self, store: Store, params: CoordinationParams, edges: pa.Table) -> list[Finding]:
         groups = find_groups(edges, params.min_group_size, params.resolution, params.seed)
         disarm, attack = techniques_for(self.finding_type)
         return [

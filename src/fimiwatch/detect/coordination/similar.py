@@ -98,6 +98,7 @@ def hash_posts(
 ) -> HashedPosts:
     """MinHash band keys and bigrams of the posts meeting ``where`` (a condition on items),
     spooled under ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
     ids, rank_hashes, offset_parts = [], [], []
     bigram_spool = _Spool(folder / "bigrams", np.uint32)
     band_spools = [_Spool(folder / f"band-{b}", np.uint64) for b in range(params.similar_bands)]
@@ -221,6 +222,9 @@ def band_pairs(key: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarra
     argsort) of the keys with their low bits replaced by the post number finds the posts whose
     key prefix another post shares; only those are ordered by (full key, rank)."""
     total = len(rank)
+    if total < 2:
+        nothing = np.zeros(0, np.int64)
+        return np.zeros(0, np.uint64), nothing, nothing
     bits = max(1, (total - 1).bit_length())
     low = np.uint64((1 << bits) - 1)
     packed = np.sort((key & ~low) | np.arange(total, dtype=np.uint64))
@@ -244,6 +248,8 @@ def _band_candidates(bands: list[np.ndarray], rank: np.ndarray) -> np.ndarray:
     found = np.empty(0, dtype=np.uint64)
     for band_keys in bands:
         _, first, other = band_pairs(np.asarray(band_keys), rank)
+        if len(first) == 0:
+            continue
         pairs = (first.astype(np.uint64) << np.uint64(32)) | other.astype(np.uint64)
         # merged band by band: when every text recurs, each band finds nearly the same pairs
         found = np.sort(np.concatenate([found, pairs]))
