@@ -85,34 +85,35 @@ def test_incremental_edges_equal_batch_edges(tmp_path: Path, posts: list, cuts: 
     params = replace(PERMISSIVE, similar_bands=2, similar_rows=1, similar_threshold=0.6)
     with Store(folder / "s.duckdb", Settings(db=folder / "s.duckdb")) as store:
         for part, (start, end) in enumerate(itertools.pairwise(bounds)):
-            before = latest_ingest(store)
             ingest(store, folder, records[start:end])
             if part == 0:
                 edges = rebuild_edges(store, params, latest_ingest(store))
             else:
-                edges = update_edges(store, params, before, latest_ingest(store))
+                edges = update_edges(store, params, latest_ingest(store))
             assert edges is not None
             assert _sorted(edges) == _sorted(compute_edges(store, params))
             stored = store.arrow(f"SELECT item, key FROM {similar_state.KEYS}")
             assert _keys(stored) == _keys(similar_keys(store, params))
 
 
-def test_a_state_that_does_not_cover_the_ingests_before_means_a_full_run(
-    store: Store, tmp_path: Path
-) -> None:
+def test_the_state_is_brought_up_from_its_own_mark(store: Store, tmp_path: Path) -> None:
+    """Rounds that bring nothing coordination reads leave its state behind, and a run that dies
+    before saving its findings leaves it ahead of them: either way the state's own mark says
+    which posts it still lacks. A state ahead of the store, or built with other parameters,
+    means a full run."""
     ingest(store, tmp_path, [item("a", "u1", 0, text="same words"), item("b", "u2", 5)])
     rebuild_edges(store, PERMISSIVE, latest_ingest(store))
+    assert update_edges(store, PERMISSIVE, 0) is None
+    assert update_edges(store, replace(PERMISSIVE, min_weight=2), latest_ingest(store)) is None
     ingest(store, tmp_path, [item("c", "u3", 9, text="same words")])
-    assert update_edges(store, PERMISSIVE, 0, latest_ingest(store)) is None
-    other = PERMISSIVE.__class__(min_weight=2)
-    assert update_edges(store, other, 1, latest_ingest(store)) is None
-    edges = update_edges(store, PERMISSIVE, 1, latest_ingest(store))
-    assert edges is not None
-    assert [(e["view"], e["source"], e["target"]) for e in edges.to_pylist()] == [
-        ("co-post", "u1", "u3")
-    ]
-    # the state now covers the second ingest: applying it again would count it twice
-    assert update_edges(store, PERMISSIVE, 1, latest_ingest(store)) is None
+    ingest(store, tmp_path, [item("d", "u4", 30)])
+    for _ in range(2):  # the second time there is nothing new: the same edges
+        edges = update_edges(store, PERMISSIVE, latest_ingest(store))
+        assert edges is not None
+        assert [(e["view"], e["source"], e["target"]) for e in edges.to_pylist()] == [
+            ("co-post", "u1", "u3")
+        ]
+    assert _sorted(edges) == _sorted(compute_edges(store, PERMISSIVE))
 
 
 def test_a_new_post_that_renames_a_cluster_moves_its_old_posts(
@@ -127,9 +128,8 @@ def test_a_new_post_that_renames_a_cluster_moves_its_old_posts(
     ingest(store, tmp_path, [item(name, f"a{n}", n * 10, text=text)
                              for n, name in enumerate(others[:3])])  # fmt: skip
     rebuild_edges(store, PERMISSIVE, latest_ingest(store))
-    before = latest_ingest(store)
     ingest(store, tmp_path, [item(lowest, "a9", 15, text=text)])
-    edges = update_edges(store, PERMISSIVE, before, latest_ingest(store))
+    edges = update_edges(store, PERMISSIVE, latest_ingest(store))
     assert edges is not None
     assert _sorted(edges) == _sorted(compute_edges(store, PERMISSIVE))
     similar = [e for e in edges.to_pylist() if e["view"] == "co-similar"]
@@ -150,11 +150,30 @@ def test_a_new_first_post_that_matches_nobody_splits_its_bucket(
                              item(second, "a2", 5, text=TEXTS[0])])  # fmt: skip
     rebuild_edges(store, params, latest_ingest(store))
     assert store.scalar(f"SELECT count(*) FROM {similar_state.KEYS}") == 2
-    before = latest_ingest(store)
     ingest(store, tmp_path, [item(lowest, "a3", 9, text=TEXTS[1])])  # Jaccard 0.57 with both
     buckets = store.scalar(f"SELECT count(DISTINCT band_0) FROM {similar_state.POSTS}")
-    edges = update_edges(store, params, before, latest_ingest(store))
+    edges = update_edges(store, params, latest_ingest(store))
     assert buckets == 1, "seed 2 no longer puts the two texts in one bucket: pick another"
     assert edges is not None
     assert _sorted(edges) == _sorted(compute_edges(store, params))
     assert store.scalar(f"SELECT count(*) FROM {similar_state.KEYS}") == 0
+
+
+def test_a_round_without_posts_leaves_coordination_incremental(
+    store: Store, tmp_path: Path
+) -> None:
+    from fimiwatch.runner import run_pipeline
+
+    text = TEXTS[2]
+    ingest(store, tmp_path, [item("a", "u1", 0, text=text), item("b", "u2", 5, text=text)])
+    assert run_pipeline(store, ["coordination"], incremental=True).modes == {"coordination": "full"}
+    article = {"id": "art", "platform": "web", "published_at": "2024-05-01T12:00:00Z",
+               "url": "https://ac24.cz/a", "title": "A", "text": "An article."}  # fmt: skip
+    ingest(store, tmp_path, [article])
+    assert run_pipeline(store, ["coordination"], incremental=True).modes == {
+        "coordination": "unchanged"
+    }
+    ingest(store, tmp_path, [item("c", "u3", 9, text=text)])
+    assert run_pipeline(store, ["coordination"], incremental=True).modes == {
+        "coordination": "incremental"
+    }

@@ -47,7 +47,7 @@ class CoordinationDetector(Detector):
     def update(self, store: Store, change: Change) -> Update | None:
         """New posts are keyed and only the keys they touch ranked again; the chance model and
         the groups are corpus-wide, so every group is recomputed and replaces the old ones."""
-        edges = update_edges(store, self.params, change.after_ingest, change.through_ingest)
+        edges = update_edges(store, self.params, change.through_ingest)
         if edges is None:
             return None
         stale = store.con.execute(

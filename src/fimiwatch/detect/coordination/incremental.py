@@ -45,13 +45,12 @@ def rebuild_edges(store: Store, params: CoordinationParams, through: int) -> pa.
     return _edges(store, params)
 
 
-def update_edges(
-    store: Store, params: CoordinationParams, after: int, through: int
-) -> pa.Table | None:
-    """The edges of all posts after the posts of ingests ``after`` < n ≤ ``through`` are added
-    to the state; None when the state does not cover exactly the ingests up to ``after`` with
-    these parameters (a full run is needed)."""
-    if params.estimate_window or not _marked(store, params, after):
+def update_edges(store: Store, params: CoordinationParams, through: int) -> pa.Table | None:
+    """The edges of all posts, after the posts of the ingests since the state's mark, up to
+    ``through``, are added to the state; None when there is no state built with these
+    parameters, or it is ahead of ``through`` (a full run is needed)."""
+    after = _marked(store, params)
+    if params.estimate_window or after is None or after > through:
         return None
     values = plan_values(params)
     new = f"ingest_id > {int(after)} AND ingest_id <= {int(through)}"
@@ -124,11 +123,18 @@ def _mark(store: Store, params: CoordinationParams, through: int) -> None:
     )
 
 
-def _marked(store: Store, params: CoordinationParams, after: int) -> bool:
+def _marked(store: Store, params: CoordinationParams) -> int | None:
+    """The last ingest the state covers, if it was built with ``params``.
+
+    It may lag the detector's findings (rounds that brought nothing it reads leave it alone)
+    or lead them (a run that died after updating the state, before saving its findings): the
+    state is brought from its own mark, and every group is recomputed from it."""
     exists = store.scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [MARK]
     )
     if not exists:
-        return False
+        return None
     row = store.con.execute(f"SELECT through_ingest, params FROM {MARK}").fetchall()
-    return bool(row) and row[0] == (after, repr(params))
+    if not row or row[0][1] != repr(params):
+        return None
+    return int(row[0][0])
