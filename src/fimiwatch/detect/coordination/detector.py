@@ -6,6 +6,7 @@ import math
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fimiwatch.detect.base import Change, Detector, Update
 from fimiwatch.detect.coordination.edges import resolve_params
@@ -58,14 +59,16 @@ class CoordinationDetector(Detector):
     def _findings(self, store: Store, params: CoordinationParams, edges: pa.Table) -> list[Finding]:
         groups = find_groups(edges, params.min_group_size, params.resolution, params.seed)
         disarm, attack = techniques_for(self.finding_type)
+        uniformity = _content_uniformity(store, groups)
         return [
-            self._finding(store, group, params.window_seconds, disarm, attack) for group in groups
+            self._finding(group, share, params.window_seconds, disarm, attack)
+            for group, share in zip(groups, uniformity, strict=True)
         ]
 
     def _finding(
         self,
-        store: Store,
         group: Group,
+        uniformity: float,
         window: int,
         disarm: tuple[str, ...],
         attack: tuple[str, ...],
@@ -78,7 +81,6 @@ class CoordinationDetector(Detector):
         views = sorted({r["view"] for r in rows})
         items = _example_items(rows)
         synchrony = _median([r["median_lag"] for r in rows])
-        uniformity = _content_uniformity(store, group.accounts, rows)
         density = 2 * len({(r["source"], r["target"]) for r in rows}) / (size * (size - 1))
         summary = (
             f"{size} accounts took {sum(r['weight'] for r in rows)} shared actions "
@@ -136,27 +138,34 @@ def _median(values: list[float]) -> float:
     return float((ordered[middle - 1] + ordered[middle]) / 2)
 
 
-def _content_uniformity(
-    store: Store, accounts: tuple[str, ...], rows: list[dict[str, Any]]
-) -> float:
-    """Share of the group's posts in its active span whose text another of its posts repeats
-    (texts compared by ``text_key``, as the co-post view compares them: case, @mentions and
-    spacing ignored)."""
-    first = min(r["first_seen"] for r in rows)
-    last = max(r["last_seen"] for r in rows)
-    table = pa.table({"account": pa.array(accounts, pa.string())})
+def _content_uniformity(store: Store, groups: list[Group]) -> list[float]:
+    """Per group, the share of its posts in its active span whose text another of its posts
+    repeats (texts compared by ``text_key``, as the co-post view compares them: case, @mentions
+    and spacing ignored). One query for all groups: an account is in one group at most."""
+    if not groups:
+        return []
+    spans = [(pc.min(g.edges["first_seen"]).as_py(), pc.max(g.edges["last_seen"]).as_py())
+             for g in groups]  # fmt: skip
+    member = [(n, account) for n, group in enumerate(groups) for account in group.accounts]
+    table = pa.table({
+        "grp": [n for n, _ in member],
+        "account": [account for _, account in member],
+        "first_seen": [spans[n][0] for n, _ in member],
+        "last_seen": [spans[n][1] for n, _ in member],
+    })  # fmt: skip
     store.con.register("group_accounts", table)
     try:
-        result = store.con.execute(
+        rows = store.con.execute(
             """
-            SELECT count(*) AS posts, count(*) - count(DISTINCT text_key) AS repeated
-            FROM items
-            WHERE account_id IN (SELECT account FROM group_accounts)
-              AND published_at BETWEEN ? AND ? AND text_key IS NOT NULL
-            """,
-            [first, last],
+            SELECT g.grp, count(*) AS posts, count(*) - count(DISTINCT i.text_key) AS repeated
+            FROM items i JOIN group_accounts g ON i.account_id = g.account
+            WHERE i.published_at BETWEEN g.first_seen AND g.last_seen AND i.text_key IS NOT NULL
+            GROUP BY g.grp
+            """
         ).fetchall()
     finally:
         store.con.unregister("group_accounts")
-    posts, repeated = result[0]
-    return repeated / posts if posts else 0.0
+    shares = [0.0] * len(groups)
+    for grp, posts, repeated in rows:
+        shares[grp] = repeated / posts if posts else 0.0
+    return shares
