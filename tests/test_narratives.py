@@ -237,3 +237,40 @@ def test_narratives_end_to_end_through_the_cli(tmp_path: Path) -> None:
         assert store.scalar("SELECT count(*) FROM embedding_cache") == cached
         assert store.scalar("SELECT count(DISTINCT item_id) FROM narrative_items "
                             "WHERE narrative = 'trojan'") == len(smear_ids)  # fmt: skip
+
+
+def test_defined_narratives_run_incrementally_and_equal_a_batch_run(tmp_path: Path) -> None:
+    """Without discovery, a round assigns only the new items; the series (which grow by the new
+    days) are counted again from the stored assignments. Same findings as one batch run."""
+    from fimiwatch.config import Settings
+    from fimiwatch.ingest.pipeline import choose_reader, ingest_document, open_document
+    from fimiwatch.runner import run_pipeline
+
+    definitions = _definitions(tmp_path, (
+        "narrative,name,claim,lang,keywords\n"
+        "trojan,Menšíková is a CIA Trojan horse,"
+        "Klára Menšíková je trojský kůň CIA.,cs,Menšík;Mensik\n"
+    ))  # fmt: skip
+    records = _corpus()
+    by_day = [[r for r in records if r["id"].split("-")[0][1:] in days]
+              for days in ({"0", "1", "2", "3", "4"}, {"5", "6", "7", "8", "9", "10"},
+                           {"11", "12", "13"})]  # fmt: skip
+    assert sum(map(len, by_day)) == len(records)
+    results, modes = {}, []
+    for name, deliveries in (("batch", [records]), ("incremental", by_day)):
+        db = tmp_path / f"{name}.duckdb"
+        with Store(db, Settings(db=db, detectors={"narratives": {"discover": False}})) as store:
+            load_narratives(store, definitions)
+            for number, delivery in enumerate(deliveries):
+                path = write_jsonl(tmp_path / f"{name}-{number}.jsonl", delivery)
+                document = open_document(str(path), store.settings)
+                ingest_document(store, document, choose_reader(document))
+                modes.append(run_pipeline(store, ["narratives"], incremental=True).modes)
+            results[name] = (
+                store.rows("SELECT * EXCLUDE (created_at) FROM findings ORDER BY id"),
+                sorted(store.con.execute("SELECT * FROM narrative_items").fetchall()),
+            )
+    assert [m["narratives"] for m in modes] == ["full", "full", "incremental", "incremental"]
+    assert results["incremental"] == results["batch"]
+    (trojan,) = results["batch"][0]
+    assert trojan["evidence"] and len(trojan["item_ids"]) == 28

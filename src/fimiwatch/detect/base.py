@@ -42,6 +42,15 @@ class Change:
     accounts: frozenset[str] = frozenset()
     """Accounts of those findings."""
 
+    def new_items(self) -> str:
+        """A SQL condition on ``items`` true of the new items."""
+        return new_items(self.after_ingest, self.through_ingest)
+
+
+def new_items(after: int, through: int) -> str:
+    """A SQL condition on ``items`` true of the items of ingests ``after`` < n ≤ ``through``."""
+    return f"ingest_id > {int(after)} AND ingest_id <= {int(through)}"
+
 
 @dataclass(frozen=True)
 class Update:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from fimiwatch.detect.base import new_items
 from fimiwatch.detect.coordination import similar_state
 from fimiwatch.detect.coordination.edges import actions_sql, model_edges
 from fimiwatch.detect.coordination.params import CoordinationParams
@@ -53,13 +54,13 @@ def update_edges(store: Store, params: CoordinationParams, through: int) -> pa.T
     if params.estimate_window or after is None or after > through:
         return None
     values = plan_values(params)
-    new = f"ingest_id > {int(after)} AND ingest_id <= {int(through)}"
-    new_items = f"(SELECT * FROM items WHERE {new})"
+    new = new_items(after, through)
+    fresh = f"(SELECT * FROM items WHERE {new})"
     exact = tuple(view for view in params.views if view != "co-similar")
     with store.transaction() as con:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE coord_new_actions AS "
-            + render(actions_sql(params.views, items=new_items, only=exact), values)
+            + render(actions_sql(params.views, items=fresh, only=exact), values)
         )
         con.execute("CREATE OR REPLACE TEMP TABLE coord_touched (key UBIGINT)")
         if "co-similar" in params.views:

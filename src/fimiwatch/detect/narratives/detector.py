@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from fimiwatch.detect.base import Detector
+from fimiwatch.detect.base import Change, Detector, Update
 from fimiwatch.detect.narratives.definitions import Narrative, defined_narratives
 from fimiwatch.detect.narratives.discover import communities, label
 from fimiwatch.detect.narratives.params import BACKGROUND, NarrativeParams
@@ -73,9 +73,56 @@ class NarrativeDetector(Detector):
         self.params.validate()
 
     def reads(self) -> str:
-        """Dated items other than mail (``units.py`` and ``series.observed_days``); new ones
-        mean a full run: discovery clusters all texts, and the series span all days."""
+        """Dated items other than mail (``units.py`` and ``series.observed_days``)."""
         return "platform <> 'email' AND published_at IS NOT NULL"
+
+    def update(self, store: Store, change: Change) -> Update | None:
+        """Defined narratives only: an item's assignment depends on its own texts and the
+        claims, so only new items are assigned; every narrative's series (which spans all days)
+        is counted again from the stored assignments. Discovery clusters all texts: a full
+        run."""
+        defined = defined_narratives(store)
+        if self.params.discover or not defined:
+            return None
+        units = collect_units(store, self.params, change.new_items())
+        assigned, _ = self._defined(store, units, defined)
+        _store_assignments(store, units, assigned, replace=False)
+        stale = store.con.execute("SELECT id FROM findings WHERE detector = ?", [self.name])
+        return Update.of(self._stored(store, defined), (row[0] for row in stale.fetchall()))
+
+    def _stored(self, store: Store, defined: list[Narrative]) -> list[Finding]:
+        """The defined narratives' findings from the stored assignments."""
+        days = observed_days(store)
+        if days is None:
+            return []
+        disarm, attack = techniques_for(self.finding_type)
+        findings = []
+        for narrative in defined:
+            ranked = store.con.execute(
+                "SELECT item_id, similarity FROM narrative_items WHERE narrative = ? "
+                "ORDER BY similarity DESC, item_id",
+                [narrative.key],
+            ).fetchall()
+            if not ranked:
+                continue
+            assignment = Assignment(
+                narrative.key, "defined", narrative.name, np.arange(len(ranked)),
+                np.array([similarity for _, similarity in ranked]), self._description(narrative),
+            )  # fmt: skip
+            ids = [item_id for item_id, _ in ranked]
+            series = narrative_series(
+                store, narrative.key, days, self.params, ids[: self.params.examples]
+            )
+            findings.append(self._finding(ids, assignment, series, disarm, attack))
+        return findings
+
+    def _description(self, narrative: Narrative) -> dict[str, Any]:
+        return {
+            "claims": list(narrative.claims),
+            "keywords": list(narrative.keywords),
+            "threshold": narrative.threshold or self.params.cosine,
+            "min_gap": self.params.min_gap,
+        }
 
     def run(self, store: Store) -> list[Finding]:
         defined = defined_narratives(store)
@@ -109,7 +156,7 @@ class NarrativeDetector(Detector):
         claims = [claim for n in defined for claim in n.claims] + list(BACKGROUND)
         sizes = [len(n.claims) for n in defined] + [len(BACKGROUND)]
         owner = np.repeat(np.arange(len(sizes)), sizes)
-        cosine = units.vectors @ embed_queries(store, claims, self.params.backend).T
+        cosine = _cosines(units.vectors, embed_queries(store, claims, self.params.backend))
         nearest = np.stack([cosine[:, owner == k].max(axis=1) for k in range(len(sizes))], axis=1)
         winner = nearest.argmax(axis=1)
         ranked = np.sort(nearest, axis=1)
@@ -126,9 +173,7 @@ class NarrativeDetector(Detector):
             if len(items):
                 assigned.append(Assignment(
                     narrative.key, "defined", narrative.name, items, score,
-                    {"claims": list(narrative.claims), "keywords": list(narrative.keywords),
-                     "threshold": narrative.threshold or self.params.cosine,
-                     "min_gap": self.params.min_gap},
+                    self._description(narrative),
                 ))  # fmt: skip
         return assigned, matched
 
@@ -247,6 +292,22 @@ class NarrativeDetector(Detector):
         )
 
 
+COSINE_BLOCK = 8192
+"""Texts whose cosines to the claims are computed at once (in float64: 25 MB per claim)."""
+
+
+def _cosines(texts: np.ndarray, claims: np.ndarray) -> np.ndarray:
+    """Cosines of texts to claims, in float64 rounded to 1e-9: a text's values are then the
+    same whether it is compared alone (an incremental run) or among many (a full run), where
+    float32 products can differ in the last bit with the matrix's shape."""
+    claims64 = claims.astype(np.float64).T
+    out = np.empty((len(texts), len(claims)))
+    for start in range(0, len(texts), COSINE_BLOCK):
+        block = texts[start : start + COSINE_BLOCK].astype(np.float64)
+        out[start : start + COSINE_BLOCK] = np.round(block @ claims64, 9)
+    return out
+
+
 def _per_item(units: Units, unit_scores_by_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Items whose best text scores above −∞, with that best score."""
     scores = unit_scores_by_text[units.text_of]
@@ -256,7 +317,10 @@ def _per_item(units: Units, unit_scores_by_text: np.ndarray) -> tuple[np.ndarray
     return items, best[items]
 
 
-def _store_assignments(store: Store, units: Units, assigned: list[Assignment]) -> None:
+def _store_assignments(
+    store: Store, units: Units, assigned: list[Assignment], replace: bool = True
+) -> None:
+    """``assigned`` as the stored assignments (``replace``) or added to them."""
     sizes = [len(a.items) for a in assigned]
     table = pa.table({
         "narrative": np.repeat([a.key for a in assigned], sizes).astype(str),
@@ -268,7 +332,8 @@ def _store_assignments(store: Store, units: Units, assigned: list[Assignment]) -
         "similarity": np.concatenate([a.similarity for a in assigned] or [np.zeros(0)]),
     })  # fmt: skip
     with store.transaction() as con:
-        con.execute("DELETE FROM narrative_items")
+        if replace:
+            con.execute("DELETE FROM narrative_items")
         con.register("assigned", table)
         con.execute(
             "INSERT INTO narrative_items SELECT narrative, kind, name, item_id, similarity "

@@ -26,7 +26,7 @@ UNITS_SQL = r"""
                                    '\s+', ' ', 'g')) AS cleaned
         FROM items
         WHERE platform <> 'email' AND published_at IS NOT NULL
-          AND ($all_platforms OR platform IN (SELECT unnest(?)))
+          AND ($all_platforms OR platform IN (SELECT unnest(?))) AND ($where)
     )
     SELECT id, platform, title, text, left(cleaned, ?) AS cleaned FROM chosen
     WHERE platform IN ('web', 'rss') OR length(cleaned) >= ?
@@ -52,10 +52,12 @@ class Units:
         return np.bincount(self.text_of, minlength=len(self.texts))
 
 
-def collect_units(store: Store, params: NarrativeParams) -> Units:
-    """Every item's texts, embedded (from the cache where already seen)."""
+def collect_units(store: Store, params: NarrativeParams, where: str = "TRUE") -> Units:
+    """The texts of every item (or of those meeting ``where``, a condition on items),
+    embedded (from the cache where already seen)."""
+    sql = UNITS_SQL.replace("$all_platforms", "false" if params.platforms else "true")
     rows = store.con.sql(
-        UNITS_SQL.replace("$all_platforms", "false" if params.platforms else "true"),
+        sql.replace("$where", where),
         params=[list(params.platforms), params.max_chars, params.min_chars],
     ).to_arrow_table()
     item_ids = rows.column("id").to_pylist()
