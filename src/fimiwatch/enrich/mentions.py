@@ -74,7 +74,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import ahocorasick_rs
 import numpy as np
@@ -512,6 +512,26 @@ def load_matcher(store: Store, rules: MentionRules | None = None) -> Matcher:
     ).fetchall()
     sources = store.con.execute("SELECT source, name, domain FROM sources").fetchall()
     watchlist = store.con.execute("SELECT kind, name, aliases, domains FROM watchlist").fetchall()
+    # The rules are in the patterns' payloads already; the words are hashed too so that the
+    # fingerprint says which rules made them (sorted: set order differs between processes).
+    rules_key = (sorted(rules.common_words), rules.context_terms, rules.short_chars)
+    inputs = hashlib.sha256(repr((actors, sources, watchlist, rules_key)).encode()).hexdigest()
+    cached = _COMPILED.get(inputs)
+    if cached is None:
+        _COMPILED.clear()  # one pattern set at a time: a watcher's, until its reference data change
+        cached = _COMPILED[inputs] = _compile(actors, sources, watchlist, rules, rules_key)
+    return cached
+
+
+_COMPILED: dict[str, Matcher] = {}
+"""The last compiled matcher, by a digest of what it was built from: compiling takes about
+half a second, which every ``fimiwatch watch`` round would pay again."""
+
+
+def _compile(
+    actors: list[Any], sources: list[Any], watchlist: list[Any], rules: MentionRules,
+    rules_key: tuple[Any, ...],
+) -> Matcher:  # fmt: skip
     specs: list[PatternSpec] = [
         *actor_patterns(actors, rules),
         *source_patterns(sources, rules),
@@ -522,9 +542,6 @@ def load_matcher(store: Store, rules: MentionRules | None = None) -> Matcher:
     domains = _domain_index(sources, watchlist)
     specs.extend((domain, payload) for domain, group in domains.items() for payload in group)
     matcher = compile_matcher(specs, domains)
-    # The rules are in the patterns' payloads already; the words are hashed too so that the
-    # fingerprint says which rules made them (sorted: set order differs between processes).
-    rules_key = (sorted(rules.common_words), rules.context_terms, rules.short_chars)
     matcher.fingerprint = hashlib.sha256(f"{matcher.fingerprint}{rules_key!r}".encode()).hexdigest()
     return matcher
 
