@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -19,6 +20,7 @@ from fimiwatch.intel.disarm import techniques_for
 from fimiwatch.store import Store
 
 MAX_EVIDENCE_EDGES = 500
+EVIDENCE_COLUMNS = ("source", "target", "view", "weight")
 EXAMPLE_ITEMS = 20
 SCORE_SCALE = 20.0
 """Mean per-account edge score at which a group scores 1 − 1/e ≈ 0.63 (see docs)."""
@@ -74,16 +76,19 @@ class CoordinationDetector(Detector):
         attack: tuple[str, ...],
     ) -> Finding:
         edges = group.edges.sort_by([("score", "descending"), ("source", "ascending")])
-        rows = edges.to_pylist()
         size = len(group.accounts)
-        strength = sum(r["score"] for r in rows) * 2 / size
+        # columnar: a large group has thousands of edges, and a store hundreds of groups
+        strength = math.fsum(edges["score"].to_numpy()) * 2 / size
         score = 1 - math.exp(-strength / SCORE_SCALE)
-        views = sorted({r["view"] for r in rows})
-        items = _example_items(rows)
-        synchrony = _median([r["median_lag"] for r in rows])
-        density = 2 * len({(r["source"], r["target"]) for r in rows}) / (size * (size - 1))
+        views = sorted(pc.unique(edges["view"]).to_pylist())
+        items = _example_items(edges)
+        lags = edges["median_lag"].drop_null().to_numpy()
+        synchrony = float(np.median(lags)) if len(lags) else 0.0
+        pairs = edges.group_by(["source", "target"], use_threads=False).aggregate([]).num_rows
+        density = 2 * pairs / (size * (size - 1))
+        shown = edges.slice(0, MAX_EVIDENCE_EDGES)
         summary = (
-            f"{size} accounts took {sum(r['weight'] for r in rows)} shared actions "
+            f"{size} accounts took {pc.sum(edges['weight']).as_py()} shared actions "
             f"({', '.join(views)}) within {window} s of each other; "
             f"median lag {synchrony:.0f} s, {uniformity:.0%} of their posts repeat another's text."
         )
@@ -94,8 +99,8 @@ class CoordinationDetector(Detector):
             summary=summary,
             score=round(score, 4),
             severity=severity_for(score),
-            first_seen=min(r["first_seen"] for r in rows),
-            last_seen=max(r["last_seen"] for r in rows),
+            first_seen=pc.min(edges["first_seen"]).as_py(),
+            last_seen=pc.max(edges["last_seen"]).as_py(),
             item_ids=tuple(items),
             account_ids=group.accounts,
             disarm=disarm,
@@ -107,35 +112,28 @@ class CoordinationDetector(Detector):
                 "density": round(density, 4),
                 "synchrony_seconds": synchrony,
                 "content_uniformity": round(uniformity, 4),
-                "mean_rarity": round(sum(r["rarity"] for r in rows) / len(rows), 3),
+                "mean_rarity": round(math.fsum(edges["rarity"].to_numpy()) / edges.num_rows, 3),
                 "edges": [
-                    [r["source"], r["target"], r["view"], r["weight"]]
-                    for r in rows[:MAX_EVIDENCE_EDGES]
+                    list(edge)
+                    for edge in zip(*(shown[c].to_pylist() for c in EVIDENCE_COLUMNS), strict=True)
                 ],
-                "edges_total": len(rows),
+                "edges_total": edges.num_rows,
             },
         )
 
 
-def _example_items(rows: list[dict[str, Any]]) -> list[str]:
+def _example_items(edges: pa.Table) -> list[str]:
+    """The first items of the strongest edges' earliest meetings (read a few edges at a time:
+    a group can have thousands)."""
     seen: dict[str, None] = {}
-    for row in rows:
-        for pair in row["examples"]:
-            for item in pair:
-                seen.setdefault(item, None)
-        if len(seen) >= EXAMPLE_ITEMS:
-            break
-    return list(seen)[:EXAMPLE_ITEMS]
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(v for v in values if v is not None)
-    if not ordered:
-        return 0.0
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return float(ordered[middle])
-    return float((ordered[middle - 1] + ordered[middle]) / 2)
+    for start in range(0, edges.num_rows, EXAMPLE_ITEMS):
+        for pairs in edges["examples"].slice(start, EXAMPLE_ITEMS).to_pylist():
+            for pair in pairs:
+                for item in pair:
+                    seen.setdefault(item, None)
+            if len(seen) >= EXAMPLE_ITEMS:
+                return list(seen)[:EXAMPLE_ITEMS]
+    return list(seen)
 
 
 def _content_uniformity(store: Store, groups: list[Group]) -> list[float]:

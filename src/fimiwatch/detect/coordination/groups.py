@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,12 +46,26 @@ def find_groups(edges: pa.Table, min_size: int, resolution: float, seed: int) ->
         resolution_parameter=resolution,
         seed=seed,
     )
-    groups = []
-    for members in partition:
-        if len(members) < min_size:
-            continue
-        names = tuple(sorted(accounts[i] for i in members))
-        inside = pa.array(names)
-        mask = pc.and_(pc.is_in(edges["source"], inside), pc.is_in(edges["target"], inside))
-        groups.append(Group(names, edges.filter(mask)))
+    membership = np.asarray(partition.membership)
+    sizes = np.bincount(membership)
+    kept = np.flatnonzero(sizes >= min_size)
+    if len(kept) == 0:
+        return []
+    # every edge inside one community, found at once: its source's and target's communities
+    names = pa.array(accounts)
+    source = membership[pc.index_in(edges["source"], names).to_numpy()]
+    target = membership[pc.index_in(edges["target"], names).to_numpy()]
+    inside = np.flatnonzero((source == target) & np.isin(source, kept))
+    order = inside[np.argsort(source[inside], kind="stable")]
+    community = source[order]
+    starts = np.searchsorted(community, kept)
+    ends = np.searchsorted(community, kept, side="right")
+    grouped = edges.take(pa.array(order))
+    groups = [
+        Group(
+            tuple(sorted(accounts[i] for i in np.flatnonzero(membership == c))),
+            grouped.slice(int(start), int(end - start)),
+        )
+        for c, start, end in zip(kept, starts, ends, strict=True)
+    ]
     return sorted(groups, key=lambda g: (-len(g.accounts), g.accounts))
