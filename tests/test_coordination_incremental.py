@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -177,3 +178,19 @@ def test_a_round_without_posts_leaves_coordination_incremental(
     assert run_pipeline(store, ["coordination"], incremental=True).modes == {
         "coordination": "incremental"
     }
+
+
+@pytest.mark.parametrize("views", [("co-similar",), ("co-post", "co-link")])
+def test_incremental_edges_with_some_views_only(
+    store: Store, tmp_path: Path, views: tuple[str, ...]
+) -> None:
+    params = replace(PERMISSIVE, views=views)
+    records = [_record(n, {"account": n % 4, "seconds": n * 7, "text": TEXTS[n % 2],
+                           "link": LINKS[n % 2], "tags": None, "repost": None})
+               for n in range(12)]  # fmt: skip
+    ingest(store, tmp_path, records[:6])
+    rebuild_edges(store, params, latest_ingest(store))
+    ingest(store, tmp_path, records[6:])
+    edges = update_edges(store, params, latest_ingest(store))
+    assert edges is not None and edges.num_rows > 0
+    assert _sorted(edges) == _sorted(compute_edges(store, params))

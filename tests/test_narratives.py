@@ -272,5 +272,15 @@ def test_defined_narratives_run_incrementally_and_equal_a_batch_run(tmp_path: Pa
             )
     assert [m["narratives"] for m in modes] == ["full", "full", "incremental", "incremental"]
     assert results["incremental"] == results["batch"]
+    # a round that died after storing its assignments, before saving its findings, is redone
+    from fimiwatch.detect.base import Change
+    from fimiwatch.detect.narratives.detector import NarrativeDetector
+
+    db = tmp_path / "incremental.duckdb"
+    with Store(db, Settings(db=db)) as store:
+        again = NarrativeDetector(discover=False).update(store, Change(1, 3))
+        assert again is not None and len(again.findings) == 1
+        stored = sorted(store.con.execute("SELECT * FROM narrative_items").fetchall())
+    assert stored == results["batch"][1]
     (trojan,) = results["batch"][0]
     assert trojan["evidence"] and len(trojan["item_ids"]) == 28

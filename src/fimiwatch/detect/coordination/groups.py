@@ -61,11 +61,13 @@ def find_groups(edges: pa.Table, min_size: int, resolution: float, seed: int) ->
     starts = np.searchsorted(community, kept)
     ends = np.searchsorted(community, kept, side="right")
     grouped = edges.take(pa.array(order))
+    by_community = np.argsort(membership, kind="stable")  # accounts are sorted: members stay so
+    first_member = np.searchsorted(membership[by_community], kept)
     groups = [
         Group(
-            tuple(sorted(accounts[i] for i in np.flatnonzero(membership == c))),
+            tuple(accounts[i] for i in by_community[first : first + sizes[c]]),
             grouped.slice(int(start), int(end - start)),
         )
-        for c, start, end in zip(kept, starts, ends, strict=True)
+        for c, first, start, end in zip(kept, first_member, starts, ends, strict=True)
     ]
     return sorted(groups, key=lambda g: (-len(g.accounts), g.accounts))

@@ -57,11 +57,13 @@ def update_edges(store: Store, params: CoordinationParams, through: int) -> pa.T
     new = new_items(after, through)
     fresh = f"(SELECT * FROM items WHERE {new})"
     exact = tuple(view for view in params.views if view != "co-similar")
+    keyed = (
+        render(actions_sql(params.views, items=fresh, only=exact), values)
+        if exact
+        else f"SELECT * FROM {ACTIONS} LIMIT 0"  # co-similar alone: its actions come below
+    )
     with store.transaction() as con:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE coord_new_actions AS "
-            + render(actions_sql(params.views, items=fresh, only=exact), values)
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE coord_new_actions AS {keyed}")
         con.execute("CREATE OR REPLACE TEMP TABLE coord_touched (key UBIGINT)")
         if "co-similar" in params.views:
             _update_similar(store, params, new, values)

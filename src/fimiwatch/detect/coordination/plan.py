@@ -13,7 +13,7 @@ Steps:
    number of actions on the key from this one's time to the window's end and the key's number
    of accounts. An account's repeat of its own action within the window is one action, so a
    meeting counts once. Each key's rows depend on that key's actions only, which is what lets
-   an incremental run rank again only the keys that new posts touched (``state.py``).
+   an incremental run rank again only the keys that new posts touched (``incremental.py``).
 2. ``coord_account_stats``: the chance model's inputs (actions and reached followers per
    account and view, actions per view).
 3. ``coord_candidates``: account pairs that met at least ``min_weight`` times, with the mean

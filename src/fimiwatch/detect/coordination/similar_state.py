@@ -10,9 +10,12 @@ and the clusters (the view's keys) on the matched pairs alone. So the store keep
   it, as (band, bucket, first, other) with ``first`` the bucket's lowest-ranked post;
 - ``coordination_similar_keys``: (item, key), what ``similar.similar_keys`` gives.
 
-New posts join the posts table; every bucket one of them falls into is compared again whole and
-its pairs replaced; the clusters are then recomputed from the pairs table, which holds only
-matched posts. A full run builds the three tables from all posts (tests compare the two).
+New posts join the posts table. A bucket a new post falls into gains that post's pair with the
+bucket's first post; a bucket whose first post is new is compared again whole and its pairs
+replaced. The clusters are then recomputed from the pairs table, which holds only matched
+posts. A full run builds the three tables from all posts (tests compare the two). Equal ranks
+(two ids whose 64-bit hashes collide: odds of about one in 40 million among a million posts)
+are ordered by id here and by the store's order in a batch run.
 """
 
 from __future__ import annotations
@@ -63,28 +66,23 @@ def update(store: Store, params: CoordinationParams, where: str) -> pa.Table:
         if len(new) == 0:
             return pa.table({"item": pa.array([], pa.string()), "key": pa.array([], pa.string())})
         _insert(store, POSTS, _posts_table(new))
+        new_ids = new.ids.combine_chunks()
         rows, members = [], []
         for band in range(params.similar_bands):
-            bucket_keys = pa.table({"bucket": pa.array(np.unique(new.bands[band]))})
-            store.con.register("coord_new_buckets", bucket_keys)
-            try:
-                sharing = store.arrow(
-                    f"SELECT item, rank, band_{band} AS bucket FROM {POSTS} "
-                    f"WHERE band_{band} IN (SELECT bucket FROM coord_new_buckets) "
-                    "ORDER BY rank, item"
-                )
-                store.con.execute(
-                    f"DELETE FROM {PAIRS} WHERE band = ? "
-                    "AND bucket IN (SELECT bucket FROM coord_new_buckets)",
-                    [band],
-                )
-            finally:
-                store.con.unregister("coord_new_buckets")
+            sharing = _sharing(store, band, np.unique(new.bands[band]))
             bucket, first, other = band_pairs(
                 sharing["bucket"].to_numpy(), np.arange(sharing.num_rows, dtype=np.uint64)
             )
             ids = sharing["item"].combine_chunks()
-            rows.append((band, bucket, ids.take(pa.array(first)), ids.take(pa.array(other))))
+            is_new = pc.is_in(ids, value_set=new_ids).to_numpy(zero_copy_only=False)
+            # a bucket whose first post is old keeps its pairs and gains one per new post; one
+            # whose first post is new is compared again whole (a viral text's bucket costs a
+            # round its new posts, not its size)
+            renewed = is_new[first]
+            keep = renewed | is_new[other]
+            _delete_pairs(store, band, np.unique(bucket[renewed]))
+            rows.append((band, bucket[keep], ids.take(pa.array(first[keep])),
+                         ids.take(pa.array(other[keep]))))  # fmt: skip
             members.append(pc.unique(pa.concat_arrays([rows[-1][2], rows[-1][3]])))
         involved = pa.table({"item": pc.unique(pa.concat_arrays(members))})
         store.con.register("coord_similar_involved", involved)
@@ -102,6 +100,32 @@ def update(store: Store, params: CoordinationParams, where: str) -> pa.Table:
         ]  # fmt: skip
         _insert(store, PAIRS, _matched(compared, indexed, params))
     return _replace_keys(store, _clusters(store))
+
+
+def _sharing(store: Store, band: int, buckets: np.ndarray) -> pa.Table:
+    """(item, rank, bucket) of every post in these buckets of ``band``, lowest rank first
+    (equal ranks, a 64-bit collision of two ids' hashes, by id)."""
+    store.con.register("coord_buckets", pa.table({"bucket": pa.array(buckets, pa.uint64())}))
+    try:
+        return store.arrow(
+            f"SELECT item, rank, band_{int(band)} AS bucket FROM {POSTS} "
+            f"WHERE band_{int(band)} IN (SELECT bucket FROM coord_buckets) ORDER BY rank, item"
+        )
+    finally:
+        store.con.unregister("coord_buckets")
+
+
+def _delete_pairs(store: Store, band: int, buckets: np.ndarray) -> None:
+    if len(buckets) == 0:
+        return
+    store.con.register("coord_buckets", pa.table({"bucket": pa.array(buckets, pa.uint64())}))
+    try:
+        store.con.execute(
+            f"DELETE FROM {PAIRS} WHERE band = ? AND bucket IN (SELECT bucket FROM coord_buckets)",
+            [band],
+        )
+    finally:
+        store.con.unregister("coord_buckets")
 
 
 def _posts_table(posts: HashedPosts) -> pa.Table:

@@ -297,9 +297,11 @@ COSINE_BLOCK = 8192
 
 
 def _cosines(texts: np.ndarray, claims: np.ndarray) -> np.ndarray:
-    """Cosines of texts to claims, in float64 rounded to 1e-9: a text's values are then the
-    same whether it is compared alone (an incremental run) or among many (a full run), where
-    float32 products can differ in the last bit with the matrix's shape."""
+    """Cosines of texts to claims, in float64 rounded to 1e-9. A matrix product's summation
+    order can depend on the matrix's shape, so a text compared alone (an incremental run) and
+    among many (a full run) can differ in the last bits; rounding makes that reach a stored
+    value or a threshold only when the exact value lies within about 1e-16 of a rounding
+    boundary, where in float32 it would be every few thousand texts."""
     claims64 = claims.astype(np.float64).T
     out = np.empty((len(texts), len(claims)))
     for start in range(0, len(texts), COSINE_BLOCK):
@@ -320,7 +322,8 @@ def _per_item(units: Units, unit_scores_by_text: np.ndarray) -> tuple[np.ndarray
 def _store_assignments(
     store: Store, units: Units, assigned: list[Assignment], replace: bool = True
 ) -> None:
-    """``assigned`` as the stored assignments (``replace``) or added to them."""
+    """``assigned`` as the stored assignments (``replace``), or as those of ``units``' items
+    (any stored before for them, from a round that died before saving its findings, go)."""
     sizes = [len(a.items) for a in assigned]
     table = pa.table({
         "narrative": np.repeat([a.key for a in assigned], sizes).astype(str),
@@ -334,6 +337,12 @@ def _store_assignments(
     with store.transaction() as con:
         if replace:
             con.execute("DELETE FROM narrative_items")
+        else:
+            con.register("unit_items", pa.table({"item_id": pa.array(units.item_ids, pa.string())}))
+            con.execute(
+                "DELETE FROM narrative_items WHERE item_id IN (SELECT item_id FROM unit_items)"
+            )
+            con.unregister("unit_items")
         con.register("assigned", table)
         con.execute(
             "INSERT INTO narrative_items SELECT narrative, kind, name, item_id, similarity "
