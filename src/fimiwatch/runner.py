@@ -128,7 +128,8 @@ def run_pipeline(
         findings = detector.run(store) if mode == "full" else update.findings if update else []
         save_findings(
             store, detector.name, findings,
-            replaces=None if mode == "full" else (update.replaces if update else frozenset()),
+            replaces=None if mode == "full" or (update and update.replaces_all)
+            else (update.replaces if update else frozenset()),
             state=(through, recorded, mode),
         )  # fmt: skip
         if watched and mode != "unchanged":

@@ -120,6 +120,15 @@ class Store:
         self.con.execute("COMMIT")
         data_changed()
 
+    @contextmanager
+    def registered(self, name: str, table: pa.Table) -> Iterator[None]:
+        """``table`` readable as ``name`` in SQL for the block's duration."""
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
     def arrow(self, sql: str, params: list[Any] | Mapping[str, Any] | None = None) -> pa.Table:
         """Run a query and return its result as an Arrow table."""
         if params is None:

@@ -55,14 +55,22 @@ def new_items(after: int, through: int) -> str:
 @dataclass(frozen=True)
 class Update:
     """An incremental result: these findings replace the detector's findings with the ids in
-    ``replaces`` (and any with the same ids); the rest stand."""
+    ``replaces`` (and any with the same ids), or all of them (``replaces_all``); the rest
+    stand."""
 
     findings: list[Finding]
     replaces: frozenset[str] = field(default_factory=frozenset)
+    replaces_all: bool = False
+    """The findings replace all of the detector's (a corpus-wide model recomputed from kept
+    state: what is incremental is the work, not the set of findings)."""
 
     @classmethod
     def of(cls, findings: list[Finding], replaces: Iterable[str] = ()) -> Update:
         return cls(findings, frozenset(replaces))
+
+    @classmethod
+    def whole(cls, findings: list[Finding]) -> Update:
+        return cls(findings, replaces_all=True)
 
 
 class Detector(ABC):

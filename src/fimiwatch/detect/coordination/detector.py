@@ -53,10 +53,7 @@ class CoordinationDetector(Detector):
         edges = update_edges(store, self.params, change.through_ingest)
         if edges is None:
             return None
-        stale = store.con.execute(
-            "SELECT id FROM findings WHERE detector = ?", [self.name]
-        ).fetchall()
-        return Update.of(self._findings(store, self.params, edges), (row[0] for row in stale))
+        return Update.whole(self._findings(store, self.params, edges))
 
     def _findings(self, store: Store, params: CoordinationParams, edges: pa.Table) -> list[Finding]:
         groups = find_groups(edges, params.min_group_size, params.resolution, params.seed)
@@ -151,8 +148,7 @@ def _content_uniformity(store: Store, groups: list[Group]) -> list[float]:
         "first_seen": [spans[n][0] for n, _ in member],
         "last_seen": [spans[n][1] for n, _ in member],
     })  # fmt: skip
-    store.con.register("group_accounts", table)
-    try:
+    with store.registered("group_accounts", table):
         rows = store.con.execute(
             """
             SELECT g.grp, count(*) AS posts, count(*) - count(DISTINCT i.text_key) AS repeated
@@ -161,8 +157,6 @@ def _content_uniformity(store: Store, groups: list[Group]) -> list[float]:
             GROUP BY g.grp
             """
         ).fetchall()
-    finally:
-        store.con.unregister("group_accounts")
     shares = [0.0] * len(groups)
     for grp, posts, repeated in rows:
         shares[grp] = repeated / posts if posts else 0.0

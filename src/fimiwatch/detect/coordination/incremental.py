@@ -90,8 +90,7 @@ def _update_similar(
     if changes.num_rows == 0:
         return
     view = params.views.index("co-similar") + 1
-    store.con.register("coord_similar_changes", changes)
-    try:
+    with store.registered("coord_similar_changes", changes):
         store.con.execute(
             "CREATE OR REPLACE TEMP TABLE coord_left AS "
             f"SELECT key, item FROM {ACTIONS} WHERE view = {view} "
@@ -105,8 +104,6 @@ def _update_similar(
         sql = actions_sql(params.views, similar=joined, only=("co-similar",))
         store.con.execute(f"INSERT INTO coord_new_actions {render(sql, values)}")
         store.con.execute("DROP TABLE coord_left")
-    finally:
-        store.con.unregister("coord_similar_changes")
 
 
 def _edges(store: Store, params: CoordinationParams) -> pa.Table:

@@ -21,6 +21,7 @@ are ordered by id here and by the store's order in a batch run.
 from __future__ import annotations
 
 import tempfile
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -85,14 +86,11 @@ def update(store: Store, params: CoordinationParams, where: str) -> pa.Table:
                          ids.take(pa.array(other[keep]))))  # fmt: skip
             members.append(pc.unique(pa.concat_arrays([rows[-1][2], rows[-1][3]])))
         involved = pa.table({"item": pc.unique(pa.concat_arrays(members))})
-        store.con.register("coord_similar_involved", involved)
-        try:
+        with store.registered("coord_similar_involved", involved):
             compared = hash_posts(
                 store, params, Path(folder) / "involved",
                 "id IN (SELECT item FROM coord_similar_involved)",
             )  # fmt: skip
-        finally:
-            store.con.unregister("coord_similar_involved")
         indexed = [
             (band, bucket, pc.index_in(first, compared.ids).to_numpy(),
              pc.index_in(other, compared.ids).to_numpy())
@@ -105,27 +103,26 @@ def update(store: Store, params: CoordinationParams, where: str) -> pa.Table:
 def _sharing(store: Store, band: int, buckets: np.ndarray) -> pa.Table:
     """(item, rank, bucket) of every post in these buckets of ``band``, lowest rank first
     (equal ranks, a 64-bit collision of two ids' hashes, by id)."""
-    store.con.register("coord_buckets", pa.table({"bucket": pa.array(buckets, pa.uint64())}))
-    try:
+    with _buckets(store, buckets):
         return store.arrow(
             f"SELECT item, rank, band_{int(band)} AS bucket FROM {POSTS} "
             f"WHERE band_{int(band)} IN (SELECT bucket FROM coord_buckets) ORDER BY rank, item"
         )
-    finally:
-        store.con.unregister("coord_buckets")
 
 
 def _delete_pairs(store: Store, band: int, buckets: np.ndarray) -> None:
     if len(buckets) == 0:
         return
-    store.con.register("coord_buckets", pa.table({"bucket": pa.array(buckets, pa.uint64())}))
-    try:
+    with _buckets(store, buckets):
         store.con.execute(
             f"DELETE FROM {PAIRS} WHERE band = ? AND bucket IN (SELECT bucket FROM coord_buckets)",
             [band],
         )
-    finally:
-        store.con.unregister("coord_buckets")
+
+
+def _buckets(store: Store, buckets: np.ndarray) -> AbstractContextManager[None]:
+    """``buckets`` readable as ``coord_buckets(bucket)``."""
+    return store.registered("coord_buckets", pa.table({"bucket": pa.array(buckets, pa.uint64())}))
 
 
 def _posts_table(posts: HashedPosts) -> pa.Table:
@@ -184,8 +181,7 @@ def _clusters(store: Store) -> pa.Table:
 
 def _replace_keys(store: Store, keys: pa.Table) -> pa.Table:
     """Store ``keys`` as the view's keys; the rows that changed, as ``update`` returns them."""
-    store.con.register("coord_new_keys", keys)
-    try:
+    with store.registered("coord_new_keys", keys):
         changes = store.arrow(
             f"""
             SELECT coalesce(n.item, o.item) AS item, n.key
@@ -196,22 +192,14 @@ def _replace_keys(store: Store, keys: pa.Table) -> pa.Table:
         )
         store.con.execute(f"DELETE FROM {KEYS}")
         store.con.execute(f"INSERT INTO {KEYS} SELECT item, key FROM coord_new_keys")
-    finally:
-        store.con.unregister("coord_new_keys")
     return changes
 
 
 def _create(store: Store, name: str, table: pa.Table) -> None:
-    store.con.register("coord_arrow", table)
-    try:
+    with store.registered("coord_arrow", table):
         store.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM coord_arrow")
-    finally:
-        store.con.unregister("coord_arrow")
 
 
 def _insert(store: Store, name: str, table: pa.Table) -> None:
-    store.con.register("coord_arrow", table)
-    try:
+    with store.registered("coord_arrow", table):
         store.con.execute(f"INSERT INTO {name} SELECT * FROM coord_arrow")
-    finally:
-        store.con.unregister("coord_arrow")

@@ -87,8 +87,7 @@ class NarrativeDetector(Detector):
         units = collect_units(store, self.params, change.new_items())
         assigned, _ = self._defined(store, units, defined)
         _store_assignments(store, units, assigned, replace=False)
-        stale = store.con.execute("SELECT id FROM findings WHERE detector = ?", [self.name])
-        return Update.of(self._stored(store, defined), (row[0] for row in stale.fetchall()))
+        return Update.whole(self._stored(store, defined))
 
     def _stored(self, store: Store, defined: list[Narrative]) -> list[Finding]:
         """The defined narratives' findings from the stored assignments."""
@@ -338,11 +337,11 @@ def _store_assignments(
         if replace:
             con.execute("DELETE FROM narrative_items")
         else:
-            con.register("unit_items", pa.table({"item_id": pa.array(units.item_ids, pa.string())}))
-            con.execute(
-                "DELETE FROM narrative_items WHERE item_id IN (SELECT item_id FROM unit_items)"
-            )
-            con.unregister("unit_items")
+            items = pa.table({"item_id": pa.array(units.item_ids, pa.string())})
+            with store.registered("unit_items", items):
+                con.execute(
+                    "DELETE FROM narrative_items WHERE item_id IN (SELECT item_id FROM unit_items)"
+                )
         con.register("assigned", table)
         con.execute(
             "INSERT INTO narrative_items SELECT narrative, kind, name, item_id, similarity "
