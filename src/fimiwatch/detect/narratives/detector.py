@@ -91,26 +91,32 @@ class NarrativeDetector(Detector):
 
     def _stored(self, store: Store, defined: list[Narrative]) -> list[Finding]:
         """The defined narratives' findings from the stored assignments."""
+        ranked = []
+        for narrative in defined:
+            rows = store.con.execute(
+                "SELECT item_id, similarity FROM narrative_items WHERE narrative = ? "
+                "ORDER BY similarity DESC, item_id",
+                [narrative.key],
+            ).fetchall()
+            if rows:
+                assignment = Assignment(
+                    narrative.key, "defined", narrative.name, np.arange(len(rows)),
+                    np.array([similarity for _, similarity in rows]),
+                    self._description(narrative),
+                )  # fmt: skip
+                ranked.append(([item_id for item_id, _ in rows], assignment))
+        return self._findings(store, ranked)
+
+    def _findings(self, store: Store, ranked: list[tuple[list[str], Assignment]]) -> list[Finding]:
+        """One finding per assignment, given with its items, most similar first."""
         days = observed_days(store)
         if days is None:
             return []
         disarm, attack = techniques_for(self.finding_type)
         findings = []
-        for narrative in defined:
-            ranked = store.con.execute(
-                "SELECT item_id, similarity FROM narrative_items WHERE narrative = ? "
-                "ORDER BY similarity DESC, item_id",
-                [narrative.key],
-            ).fetchall()
-            if not ranked:
-                continue
-            assignment = Assignment(
-                narrative.key, "defined", narrative.name, np.arange(len(ranked)),
-                np.array([similarity for _, similarity in ranked]), self._description(narrative),
-            )  # fmt: skip
-            ids = [item_id for item_id, _ in ranked]
+        for ids, assignment in ranked:
             series = narrative_series(
-                store, narrative.key, days, self.params, ids[: self.params.examples]
+                store, assignment.key, days, self.params, ids[: self.params.examples]
             )
             findings.append(self._finding(ids, assignment, series, disarm, attack))
         return findings
@@ -132,18 +138,9 @@ class NarrativeDetector(Detector):
         if self.params.discover:
             assigned += self._discovered(store, units, matched_texts)
         _store_assignments(store, units, assigned)
-        days = observed_days(store)
-        if days is None:
-            return []
-        disarm, attack = techniques_for(self.finding_type)
-        findings = []
-        for assignment in assigned:
-            ranked = [units.item_ids[i] for i in assignment.ranked()]
-            series = narrative_series(
-                store, assignment.key, days, self.params, ranked[: self.params.examples]
-            )
-            findings.append(self._finding(ranked, assignment, series, disarm, attack))
-        return findings
+        return self._findings(
+            store, [([units.item_ids[i] for i in a.ranked()], a) for a in assigned]
+        )
 
     def _defined(
         self, store: Store, units: Units, defined: list[Narrative]
@@ -300,7 +297,7 @@ def _cosines(texts: np.ndarray, claims: np.ndarray) -> np.ndarray:
     order can depend on the matrix's shape, so a text compared alone (an incremental run) and
     among many (a full run) can differ in the last bits; rounding makes that reach a stored
     value or a threshold only when the exact value lies within about 1e-16 of a rounding
-    boundary, where in float32 it would be every few thousand texts."""
+    boundary."""
     claims64 = claims.astype(np.float64).T
     out = np.empty((len(texts), len(claims)))
     for start in range(0, len(texts), COSINE_BLOCK):
