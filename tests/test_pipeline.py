@@ -11,6 +11,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from fimiwatch.config import Settings
 from fimiwatch.ingest.base import ReadError
@@ -72,6 +75,67 @@ def test_same_id_from_two_sources_is_two_items(store: Store, tmp_path: Path) -> 
     records = [post(1, source="cgtn"), post(1, source="xinhua", text="other")]
     summary = ingest(store, write_jsonl(tmp_path / "a.jsonl", records))
     assert summary.added == 2
+
+
+def expected_dedupe(
+    inputs: list[list[tuple[str, str, str]]],
+) -> list[tuple[int, int, int]]:
+    """(added, duplicates, rejected) per input by the documented rules, record by record;
+    a record is (source, id, text) and its content is (source, text)."""
+    stored: dict[tuple[str, str], tuple[str, str]] = {}
+    stored_content: set[tuple[str, str]] = set()
+    outcomes = []
+    for records in inputs:
+        first_of_key: dict[tuple[str, str], tuple[str, str]] = {}
+        seen_content: set[tuple[str, str]] = set()
+        added: list[tuple[tuple[str, str], tuple[str, str]]] = []
+        duplicates = rejected = 0
+        for source, id_, text in records:
+            key, content = (source, id_), (source, text)
+            if key in first_of_key:
+                if first_of_key[key] == content:
+                    duplicates += 1
+                else:
+                    rejected += 1
+            elif key in stored:
+                if stored[key] == content:
+                    duplicates += 1
+                else:
+                    rejected += 1
+            elif content in seen_content or content in stored_content:
+                duplicates += 1
+            else:
+                added.append((key, content))
+            first_of_key.setdefault(key, content)
+            seen_content.add(content)
+        for key, content in added:
+            stored[key] = content
+            stored_content.add(content)
+        outcomes.append((len(added), duplicates, rejected))
+    return outcomes
+
+
+RECORD = st.tuples(
+    st.sampled_from(["cgtn", "xinhua"]), st.sampled_from("abcd"), st.sampled_from("xyz")
+)
+
+
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(inputs=st.lists(st.lists(RECORD, max_size=12), min_size=1, max_size=3))
+def test_dedupe_follows_the_rules_record_by_record(
+    tmp_path_factory: pytest.TempPathFactory, inputs: list[list[tuple[str, str, str]]]
+) -> None:
+    folder = tmp_path_factory.mktemp("dedupe")
+    outcomes = []
+    with Store(folder / "store.duckdb", Settings(db=folder / "store.duckdb")) as store:
+        for number, records in enumerate(inputs):
+            rows = [post(0, source=s, id=i, text=t) for s, i, t in records]
+            path = write_jsonl(folder / f"{number}.jsonl", rows)
+            summary = ingest(store, path)
+            outcomes.append((summary.added, summary.duplicates, summary.rejected))
+    assert outcomes == expected_dedupe(inputs)
 
 
 def test_bad_records_are_quarantined_with_line_and_reason(
