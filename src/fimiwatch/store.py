@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,16 @@ def data_changed() -> None:
     global _generation
     with _generation_lock:  # the watcher and the web app it serves commit from two threads
         _generation += 1
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """``table`` readable as ``name`` in ``con``'s SQL for the block's duration."""
+    con.register(name, table)
+    try:
+        yield
+    finally:
+        con.unregister(name)
 
 
 class Store:
@@ -120,14 +130,9 @@ class Store:
         self.con.execute("COMMIT")
         data_changed()
 
-    @contextmanager
-    def registered(self, name: str, table: pa.Table) -> Iterator[None]:
+    def registered(self, name: str, table: pa.Table) -> AbstractContextManager[None]:
         """``table`` readable as ``name`` in SQL for the block's duration."""
-        self.con.register(name, table)
-        try:
-            yield
-        finally:
-            self.con.unregister(name)
+        return registered(self.con, name, table)
 
     def arrow(self, sql: str, params: list[Any] | Mapping[str, Any] | None = None) -> pa.Table:
         """Run a query and return its result as an Arrow table."""

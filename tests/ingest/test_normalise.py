@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 
 from fimiwatch.config import PLATFORMS
 from fimiwatch.ingest.base import LIST_COLUMNS, STAGED_SCHEMA, TEXT_COLUMNS
-from fimiwatch.ingest.normalise import MAX_ID_CHARS, NORMALISED_COLUMNS, normalise_sql
+from fimiwatch.ingest.normalise import (
+    MAX_ID_CHARS,
+    NORMALISED_COLUMNS,
+    normalise_sql,
+    plain_text_key_sql,
+    text_key_sql,
+)
+from fimiwatch.store import registered
 
 ASCII_BLANK = " \t\n\r\x0b\x0c"
 PARAMS = {"default_platform": "web", "source_override": None, "require_time": True, "max_text": 50}
@@ -361,3 +368,24 @@ def test_property_arbitrary_strings_never_raise(
         assert row["lang"] is None or (len(row["lang"]) == 2 and row["lang"].islower())
         for name in LIST_COLUMNS:
             assert row[name] is None or (row[name] and all(row[name]))
+
+
+KEY_TEXT = st.text(
+    st.sampled_from(
+        [*"aB@_ é1.", "\t", "\n", "\r", "\x0c", "\x0b", "\xa0", "\u3000", "\u2009", "\x85"]
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(KEY_TEXT, min_size=1, max_size=20))
+def test_text_key_equals_its_plain_definition(
+    con: duckdb.DuckDBPyConnection, texts: list[str]
+) -> None:
+    with registered(con, "key_texts", pa.table({"text": texts})):
+        differing = con.sql(
+            f"SELECT text, fast, plain FROM (SELECT text, {text_key_sql()} AS fast, "
+            f"{plain_text_key_sql()} AS plain FROM key_texts) WHERE fast IS DISTINCT FROM plain"
+        ).fetchall()
+    assert differing == []

@@ -11,6 +11,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
@@ -29,13 +30,16 @@ from fimiwatch.ingest.base import (
     Batch,
     InputDocument,
     ReadError,
+    StagedTables,
     in_batches,
 )
 from fimiwatch.ingest.jsondoc import JsonTooDeep, loads_bounded
-from fimiwatch.ingest.records import BOM, csv_layout, iter_line_chunks
-from fimiwatch.store import sql_literal
+from fimiwatch.ingest.records import BOM, CsvLayout, csv_layout, iter_line_chunks
+from fimiwatch.store import registered, sql_literal
 
 BATCH_ROWS = 250_000
+_SCANNED, _LINES = "csv_scanned", "csv_lines"
+_REJECTS, _REJECT_SCANS = "csv_reject_errors", "csv_reject_scans"
 PARSE_ROWS = 16_384
 """Record-batch size for JSON parsing in DuckDB (small batches keep every core busy)."""
 
@@ -258,10 +262,25 @@ class _CsvReader:
         return 85 if all(c in _header(head) for c in cls.required) else 0
 
     def read(self, document: InputDocument, settings: IngestSettings) -> Iterator[Batch]:
-        with _local_path(document) as path:
-            yield from self._read_path(document.name, path, settings)
+        con = _parser()
+        staged = self.stage(con, document, settings)
+        rejects = staged.rejects
+        for first in range(0, staged.rows, BATCH_ROWS):
+            rows = con.sql(f"{staged.select(first, first + BATCH_ROWS)} ORDER BY line")
+            yield Batch(_conform(rows.to_arrow_table()), rejects)
+            rejects = REJECT_SCHEMA.empty_table()
+        if staged.rows == 0 and rejects.num_rows:
+            yield Batch(STAGED_SCHEMA.empty_table(), rejects)
 
-    def _read_path(self, name: str, path: Path, settings: IngestSettings) -> Iterator[Batch]:
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, document: InputDocument, settings: IngestSettings
+    ) -> StagedTables:
+        with _local_path(document) as path:
+            return self._stage(con, document.name, path, settings)
+
+    def _stage(
+        self, con: duckdb.DuckDBPyConnection, name: str, path: Path, settings: IngestSettings
+    ) -> StagedTables:
         with path.open("rb") as handle:
             head = handle.read(64 * 1024)
         columns = _header(head)
@@ -271,25 +290,42 @@ class _CsvReader:
         if head.split(b"\n", 1)[0].count(b'"') % 2:
             # DuckDB would take the rest of the file for the header and read no rows at all.
             raise ReadError(f"{name}: line 1: unterminated quote in the header")
-        con = _parser()
         column_types = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in columns)
         source = (
             f"read_csv({sql_literal(str(path))}, header=true, delim=',', quote='\"', escape='\"', "
-            f"store_rejects=true, max_line_size={settings.max_record_bytes}, "
+            f"store_rejects=true, rejects_table='{_REJECTS}', rejects_scan='{_REJECT_SCANS}', "
+            f"max_line_size={settings.max_record_bytes}, "
             f"auto_detect=false, columns={{{column_types}}})"
         )
-        try:
-            con.execute(f"CREATE TEMP TABLE scanned AS SELECT * FROM {source}")
-        except duckdb.Error as exc:
-            raise ReadError(f"{name}: not a readable CSV file: {exc}") from exc
-        errors = con.sql(
-            "SELECT min(byte_position) AS byte_position, line, "
-            "string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason, "
-            f"left(any_value(csv_line), {MAX_REJECT_RECORD_CHARS}) AS record "
-            "FROM reject_errors GROUP BY line ORDER BY line"
-        ).to_arrow_table()
-        total = int(con.sql("SELECT count(*) FROM scanned").fetchall()[0][0])
-        lines, rejected_lines = _record_lines(path, settings, errors, total)
+        # The record layout is a numpy pass over the file that releases the GIL: it runs
+        # while DuckDB parses the same file.
+        with ThreadPoolExecutor(1, thread_name_prefix="csv-layout") as pool:
+            layout = pool.submit(_layout, path, settings)
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {_SCANNED} AS SELECT * FROM {source}")
+                errors = con.sql(
+                    "SELECT min(byte_position) AS byte_position, line, "
+                    "string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason, "
+                    f"left(any_value(csv_line), {MAX_REJECT_RECORD_CHARS}) AS record "
+                    f"FROM {_REJECTS} GROUP BY line ORDER BY line"
+                ).to_arrow_table()
+            except duckdb.Error as exc:
+                raise ReadError(f"{name}: not a readable CSV file: {exc}") from exc
+            finally:
+                con.execute(
+                    f"DROP TABLE IF EXISTS {_REJECTS}; DROP TABLE IF EXISTS {_REJECT_SCANS}"
+                )
+            try:
+                total = _numbered_rows(con)
+                lines, rejected_lines = _record_lines(layout.result(), errors, total)
+                numbered = pa.table({"ordinal": np.arange(total, dtype=np.int64), "line": lines})
+                with registered(con, "csv_lines_arrow", numbered):
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {_LINES} AS SELECT * FROM csv_lines_arrow"
+                    )
+            except BaseException:
+                con.execute(f"DROP TABLE IF EXISTS {_SCANNED}; DROP TABLE IF EXISTS {_LINES}")
+                raise
         rejects = pa.table(
             {
                 "line": rejected_lines,
@@ -299,23 +335,34 @@ class _CsvReader:
             schema=REJECT_SCHEMA,
         )
         mapping, used = self.plan(columns)
-        select = ",\n".join(
+        staged_columns = ",\n".join(
             f"{mapping.get(column, 'NULL')} AS {column}"
             for column in STAGED_SCHEMA.names
             if column not in {"line", "extra"}
         )
         extra = _extra_sql(columns, used)
-        stream = con.sql(f"SELECT {select}, {extra} AS extra FROM scanned").to_arrow_reader(
-            BATCH_ROWS
-        )
-        start = 0
-        for record_batch in stream:
-            staged = pa.Table.from_batches([record_batch])
-            staged = staged.append_column("line", pa.array(lines[start : start + staged.num_rows]))
-            yield Batch(_conform(staged), rejects if start == 0 else REJECT_SCHEMA.empty_table())
-            start += staged.num_rows
-        if start == 0 and rejects.num_rows:
-            yield Batch(STAGED_SCHEMA.empty_table(), rejects)
+
+        def select(first: int, last: int) -> str:
+            # A temporary table's rowid numbers its rows from zero in insertion order (it was
+            # created outside any transaction), and both range filters prune row groups.
+            return f"""
+                SELECT {staged_columns}, {extra} AS extra, numbered.line
+                FROM (SELECT rowid AS ordinal, * FROM {_SCANNED}
+                      WHERE rowid >= {first} AND rowid < {last}) scanned
+                JOIN (SELECT * FROM {_LINES} WHERE ordinal >= {first} AND ordinal < {last})
+                    numbered USING (ordinal)"""
+
+        return StagedTables(total, rejects, select, (_SCANNED, _LINES))
+
+
+def _numbered_rows(con: duckdb.DuckDBPyConnection) -> int:
+    """The staged rows' count, once it is sure that their rowids number them from zero."""
+    count, first, last = con.sql(
+        f"SELECT count(*), min(rowid), max(rowid) FROM {_SCANNED}"
+    ).fetchall()[0]
+    if count and (first, last) != (0, count - 1):
+        raise RuntimeError("CSV staging ran inside a transaction: its rows are not numbered")
+    return int(count)
 
 
 def _conform(table: pa.Table) -> pa.Table:
@@ -325,9 +372,12 @@ def _conform(table: pa.Table) -> pa.Table:
     )
 
 
-def _record_lines(
-    path: Path, settings: IngestSettings, errors: pa.Table, total: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _layout(path: Path, settings: IngestSettings) -> CsvLayout:
+    with path.open("rb") as handle:
+        return csv_layout(handle, settings.chunk_bytes)
+
+
+def _record_lines(layout: CsvLayout, errors: pa.Table, total: int) -> tuple[np.ndarray, np.ndarray]:
     """Physical line of each accepted row and of each rejected one, from the record starts.
 
     DuckDB's own ``line`` counts records, not lines (a quoted newline earlier in the file
@@ -335,8 +385,6 @@ def _record_lines(
     rejected record or, for missing columns, just past its end: ``byte_position - 1`` always
     falls within the record.
     """
-    with path.open("rb") as handle:
-        layout = csv_layout(handle, settings.chunk_bytes)
     starts, lines = layout.starts[1:], layout.lines[1:]
     duckdb_lines = errors.column("line").to_numpy(zero_copy_only=False).astype(np.int64)
     rejected_at = errors.column("byte_position").to_numpy(zero_copy_only=False)

@@ -8,17 +8,27 @@ transaction, then appended to the quarantine JSONL file once committed: nothing 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from fimiwatch import plugins
 from fimiwatch.config import Settings
-from fimiwatch.ingest.base import InputDocument, Reader, ReadError, in_batches
+from fimiwatch.ingest.base import (
+    Batch,
+    InputDocument,
+    Reader,
+    ReadError,
+    StagedTables,
+    StagesInDuckDB,
+    in_batches,
+)
 from fimiwatch.ingest.normalise import normalise_sql
 from fimiwatch.quarantine import append_quarantine
 from fimiwatch.store import Store, sql_literal
@@ -29,6 +39,9 @@ Bookkeeping = Callable[[duckdb.DuckDBPyConnection, int], None]
 INSERT_ROWS = 262_144
 """Normalised rows gathered before one append to ``items`` (about 80 MB of Arrow: larger
 appends are no faster, and the batch is held twice while it is written)."""
+STAGED_BLOCK_ROWS = 2_097_152
+"""Rows of a staged input normalised and stored per statement (larger blocks are a little
+faster; each block reports progress)."""
 SCAN_ROWS = 65_536
 """Record-batch size of staged Arrow tables handed to DuckDB, so that normalisation uses all
 its threads (appends, by contrast, are fastest from large batches)."""
@@ -129,7 +142,22 @@ def ingest_document(
     and taken back out. The transaction makes the retraction invisible to other readers.
     """
     started = datetime.now(UTC)
-    digest = _digest(document)
+    # hashlib releases the GIL on large reads: the file's digest is computed beside the ingest.
+    with ThreadPoolExecutor(1, thread_name_prefix="digest") as pool:
+        digest = pool.submit(_digest, document)
+        return _ingest(store, document, reader, source, progress, bookkeeping, started, digest)
+
+
+def _ingest(
+    store: Store,
+    document: InputDocument,
+    reader: Reader,
+    source: str | None,
+    progress: Progress | None,
+    bookkeeping: Bookkeeping | None,
+    started: datetime,
+    digest: Future[str],
+) -> IngestSummary:
     settings = store.settings
     con = store.con
     params = {
@@ -138,62 +166,124 @@ def ingest_document(
         "require_time": reader.requires_published_at,
         "max_text": settings.ingest.max_text_chars,
     }
-    normalise = normalise_sql("staged_batch")
-    records = 0
-    # Arrow data registered inside a transaction stays referenced until it ends (the catalog
-    # keeps dropped views for rollback), so a large input would be held in memory whole:
-    # batches are normalised on a cursor outside the transaction, and go into the store as
-    # relations, which register nothing.
-    scratch = con.cursor()
-    with store.transaction():
-        ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
-        items_row = _table_row(con, "items", {"ingest_id": str(ingest_id)})
-        quarantine_row = _table_row(
-            con, "quarantine", {"ingest_id": str(ingest_id), "input": sql_literal(document.name)}
-        )
-        pending: list[pa.Table] = []
-
-        def flush() -> None:
-            """Write normalised rows in large appends: DuckDB pays per INSERT, not per row."""
-            normalised = con.from_arrow(pa.concat_tables(pending).combine_chunks())
-            normalised.filter("reject IS NULL").project(items_row).insert_into("items")
-            normalised.filter("reject IS NOT NULL").project(
-                f"line, reject AS reason, {_record_json()} AS record"
-            ).project(quarantine_row).insert_into("quarantine")
-            pending.clear()
-
-        for batch in reader.read(document, settings.ingest):
-            scratch.register("staged_batch", in_batches(batch.items, SCAN_ROWS))
-            pending.append(scratch.sql(normalise, params=params).to_arrow_table())
-            scratch.unregister("staged_batch")
-            if batch.rejects.num_rows:
-                con.from_arrow(batch.rejects).project(quarantine_row).insert_into("quarantine")
-            records += batch.items.num_rows + batch.rejects.num_rows
-            if sum(t.num_rows for t in pending) >= INSERT_ROWS:
-                flush()
-            if progress:
-                progress(batch.items.num_rows + batch.rejects.num_rows)
-        if pending:
-            flush()
-        added, duplicates = _retract_repeats(con, ingest_id, document.name)
-        _assign_sources_by_domain(con, ingest_id)
-        _update_accounts(con, ingest_id)
-        rejected = int(
-            store.scalar("SELECT count(*) FROM quarantine WHERE ingest_id = ?", [ingest_id])
-        )
-        con.execute(
-            "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
-            [
-                ingest_id, document.name, digest, reader.name, source, started,
-                records, added, duplicates, rejected,
-            ],
-        )  # fmt: skip
-        if bookkeeping is not None:
-            bookkeeping(con, ingest_id)
+    # Readers that parse with DuckDB stage the whole input in the store's connection first,
+    # outside the transaction (temporary tables only), so that it is normalised and stored
+    # by SQL alone.
+    staged = (
+        reader.stage(con, document, settings.ingest) if isinstance(reader, StagesInDuckDB) else None
+    )
+    try:
+        with store.transaction():
+            ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
+            items_row = _table_row(con, "items", {"ingest_id": str(ingest_id)})
+            quarantine_row = _table_row(
+                con,
+                "quarantine",
+                {"ingest_id": str(ingest_id), "input": sql_literal(document.name)},
+            )
+            rows = _Rows(con, params, items_row, quarantine_row, progress)
+            if staged is None:
+                records = rows.insert_batches(reader.read(document, settings.ingest))
+            else:
+                records = rows.insert_staged(staged)
+            added, duplicates = _retract_repeats(con, ingest_id, document.name)
+            _assign_sources_by_domain(con, ingest_id)
+            _update_accounts(con, ingest_id)
+            rejected = int(
+                store.scalar("SELECT count(*) FROM quarantine WHERE ingest_id = ?", [ingest_id])
+            )
+            con.execute(
+                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
+                [
+                    ingest_id, document.name, digest.result(), reader.name, source, started,
+                    records, added, duplicates, rejected,
+                ],
+            )  # fmt: skip
+            if bookkeeping is not None:
+                bookkeeping(con, ingest_id)
+    finally:
+        if staged is not None:
+            staged.drop(con)
     append_quarantine(store, settings.quarantine_path, ingest_id)
     return IngestSummary(
         document.name, reader.name, records, added, duplicates, rejected, ingest_id
     )
+
+
+class _Rows:
+    """Normalises staged rows and writes them to ``items``, or to the quarantine when rejected,
+    inside the caller's transaction; counts them and reports progress."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        params: dict[str, Any],
+        items_row: str,
+        quarantine_row: str,
+        progress: Progress | None,
+    ) -> None:
+        self.con, self.params, self.progress = con, params, progress
+        self.items_row, self.quarantine_row = items_row, quarantine_row
+
+    def insert_staged(self, staged: StagedTables) -> int:
+        """Each block of rows in two statements: the normalised rows into ``items``, the
+        rejected ones into the quarantine (DuckDB computes only the columns each needs)."""
+        for first in range(0, staged.rows, STAGED_BLOCK_ROWS):
+            normalised = (
+                f"({normalise_sql(f'({staged.select(first, first + STAGED_BLOCK_ROWS)})')})"
+            )
+            self.con.execute(
+                f"INSERT INTO items SELECT {self.items_row} FROM {normalised} WHERE reject IS NULL",
+                self.params,
+            )
+            self.con.execute(
+                f"""INSERT INTO quarantine SELECT {self.quarantine_row} FROM (
+                    SELECT line, reject AS reason, {_record_json()} AS record
+                    FROM {normalised} WHERE reject IS NOT NULL)""",
+                self.params,
+            )
+            if self.progress:
+                self.progress(min(STAGED_BLOCK_ROWS, staged.rows - first))
+        self._quarantine(staged.rejects)
+        if self.progress and staged.rejects.num_rows:
+            self.progress(staged.rejects.num_rows)
+        return staged.rows + staged.rejects.num_rows
+
+    def insert_batches(self, batches: Iterable[Batch]) -> int:
+        # Arrow data registered inside a transaction stays referenced until it ends (the
+        # catalog keeps dropped views for rollback), so a large input would be held in memory
+        # whole: batches are normalised on a cursor outside the transaction, and go into the
+        # store as relations, which register nothing.
+        scratch = self.con.cursor()
+        normalise = normalise_sql("staged_batch")
+        pending: list[pa.Table] = []
+        records = 0
+        for batch in batches:
+            scratch.register("staged_batch", in_batches(batch.items, SCAN_ROWS))
+            pending.append(scratch.sql(normalise, params=self.params).to_arrow_table())
+            scratch.unregister("staged_batch")
+            self._quarantine(batch.rejects)
+            records += batch.items.num_rows + batch.rejects.num_rows
+            if sum(t.num_rows for t in pending) >= INSERT_ROWS:
+                self._flush(pending)
+            if self.progress:
+                self.progress(batch.items.num_rows + batch.rejects.num_rows)
+        if pending:
+            self._flush(pending)
+        return records
+
+    def _flush(self, pending: list[pa.Table]) -> None:
+        """Write normalised rows in large appends: DuckDB pays per INSERT, not per row."""
+        normalised = self.con.from_arrow(pa.concat_tables(pending).combine_chunks())
+        normalised.filter("reject IS NULL").project(self.items_row).insert_into("items")
+        normalised.filter("reject IS NOT NULL").project(
+            f"line, reject AS reason, {_record_json()} AS record"
+        ).project(self.quarantine_row).insert_into("quarantine")
+        pending.clear()
+
+    def _quarantine(self, rejects: pa.Table) -> None:
+        if rejects.num_rows:
+            self.con.from_arrow(rejects).project(self.quarantine_row).insert_into("quarantine")
 
 
 def _table_row(con: duckdb.DuckDBPyConnection, table: str, constants: dict[str, str]) -> str:

@@ -37,9 +37,9 @@ from fimiwatch.detect.coordination.plan import (
     plan_values,
     render,
 )
-from fimiwatch.ingest.normalise import TEXT_KEY_SQL
+from fimiwatch.ingest.normalise import plain_text_key_sql
 
-_TEXT_KEY = TEXT_KEY_SQL.replace(", 'g')", ")")
+_TEXT_KEY = plain_text_key_sql().replace(", 'g')", ")")
 _URL_KEY = URL_KEY_TEMPLATE.format(one="$1", two="$2", every="")
 
 SPARK_VIEW_SQL = {
