@@ -124,7 +124,7 @@ RECORD = st.tuples(
 
 
 @hypothesis_settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(inputs=st.lists(st.lists(RECORD, max_size=12), min_size=1, max_size=3))
 def test_dedupe_follows_the_rules_record_by_record(
@@ -296,7 +296,7 @@ CSV_CELL = st.sampled_from(["", "x", " a ", "p1", "p1", "2024-05-01T10:00:00Z", 
 
 
 @hypothesis_settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=st.lists(st.lists(CSV_CELL, min_size=5, max_size=6), max_size=9))
 def test_staged_csv_ingest_equals_the_batch_path(

@@ -378,7 +378,7 @@ KEY_TEXT = st.text(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(texts=st.lists(KEY_TEXT, min_size=1, max_size=20))
 def test_text_key_equals_its_plain_definition(
     con: duckdb.DuckDBPyConnection, texts: list[str]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,7 @@ def hash_posts(
     band_spools = [_Spool(folder / f"band-{b}", np.uint64) for b in range(params.similar_bands)]
     sql = WORDS_SQL.replace("$min_words", str(int(params.similar_min_words)))
     posts = store.con.sql(sql.replace("$where", where))
-    for batch in posts.to_arrow_reader(BATCH_POSTS):
+    for batch in _prefetched(posts.to_arrow_reader(BATCH_POSTS)):
         if batch.num_rows == 0:
             continue
         bigrams, offsets = _bigrams(batch.column("words"))
@@ -122,6 +123,20 @@ def hash_posts(
         bigrams=bigram_spool.read(),
         offsets=np.concatenate([[0], *offset_parts]),
     )
+
+
+def _prefetched(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """``reader``'s batches, each fetched by a thread while the caller works on the one
+    before: DuckDB splits and hashes the next posts' words while NumPy hashes this batch."""
+    with ThreadPoolExecutor(1, thread_name_prefix="posts") as pool:
+        pending = pool.submit(reader.read_next_batch)
+        while True:
+            try:
+                batch = pending.result()
+            except StopIteration:
+                return
+            pending = pool.submit(reader.read_next_batch)
+            yield batch
 
 
 def _similar_keys(store: Store, params: CoordinationParams, folder: Path) -> pa.Table:
