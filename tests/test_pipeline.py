@@ -52,6 +52,20 @@ def test_reingesting_the_same_file_adds_nothing(store: Store, tmp_path: Path) ->
     assert store.scalar("SELECT sum(items) FROM accounts") == 10
 
 
+def test_accounts_stay_one_row_each_across_inputs(store: Store, tmp_path: Path) -> None:
+    ingest(store, write_jsonl(tmp_path / "a.jsonl", [post(i) for i in range(10)]))
+    ingest(store, write_jsonl(tmp_path / "b.jsonl", [post(i) for i in range(10, 30)]))
+    rows = store.rows(
+        "SELECT account_id, items, first_seen, last_seen FROM accounts ORDER BY account_id"
+    )
+    assert len(rows) == 7 and sum(r["items"] for r in rows) == 30
+    expected = store.rows(
+        "SELECT account_id, count(*) AS items, min(published_at) AS first_seen, "
+        "max(published_at) AS last_seen FROM items GROUP BY account_id ORDER BY account_id"
+    )
+    assert rows == expected
+
+
 def test_same_content_under_a_new_id_is_a_duplicate(store: Store, tmp_path: Path) -> None:
     ingest(store, write_jsonl(tmp_path / "a.jsonl", [post(1)]))
     copy = post(1, id="other-id")

@@ -385,4 +385,23 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        13,
+        "accounts without a primary-key index: the ingest keeps them unique itself, and "
+        "maintaining the index cost more than the rest of the accounts update",
+        """
+        CREATE TABLE accounts_unindexed (
+            platform VARCHAR NOT NULL,
+            account_id VARCHAR NOT NULL,
+            name VARCHAR,
+            source VARCHAR,
+            first_seen TIMESTAMPTZ,
+            last_seen TIMESTAMPTZ,
+            items BIGINT NOT NULL
+        );
+        INSERT INTO accounts_unindexed SELECT * FROM accounts;
+        DROP TABLE accounts;
+        ALTER TABLE accounts_unindexed RENAME TO accounts;
+        """,
+    ),
 )
