@@ -260,23 +260,28 @@ def band_pairs(key: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def _band_candidates(bands: list[np.ndarray], rank: np.ndarray) -> np.ndarray:
     """(n × 2) post pairs, deduplicated: each post with the first post (lowest ``rank``) of
     every band bucket it shares with another post."""
-    found = np.empty(0, dtype=np.uint64)
-    for band_keys in bands:
+
+    def packed_pairs(band_keys: np.ndarray) -> np.ndarray:
         _, first, other = band_pairs(np.asarray(band_keys), rank)
-        if len(first) == 0:
-            continue
-        pairs = (first.astype(np.uint64) << np.uint64(32)) | other.astype(np.uint64)
-        # merged band by band: when every text recurs, each band finds nearly the same pairs
-        found = np.sort(np.concatenate([found, pairs]))
-        found = found[np.concatenate([[True], found[1:] != found[:-1]])]
+        return (first.astype(np.uint64) << np.uint64(32)) | other.astype(np.uint64)
+
+    found = np.empty(0, dtype=np.uint64)
+    workers = os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # as many bands at once as there are cores (NumPy's sorts release the GIL), merged
+        # as they come: when every text recurs, each band finds nearly the same pairs
+        for start in range(0, len(bands), workers):
+            for pairs in pool.map(packed_pairs, bands[start : start + workers]):
+                found = np.sort(np.concatenate([found, pairs]))
+                found = found[np.concatenate([[True], found[1:] != found[:-1]])]
     return np.stack([found >> np.uint64(32), found & np.uint64(0xFFFFFFFF)], axis=1).astype(
         np.int64
     )
 
 
-_PAIR_BITS = 20
-"""Pairs per Jaccard batch (about 250 MB of keys): pair number, 32 bits of bigram hash and the
-side fit 64 bits."""
+_PAIR_BITS = 18
+"""Pairs per Jaccard batch (about 60 MB of keys; one batch per core at a time): pair number,
+32 bits of bigram hash and the side fit 64 bits."""
 
 
 def jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -284,8 +289,12 @@ def jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.nd
     their hash: two different bigrams of one pair of 30-word posts collide about once in 5
     million pairs, moving that pair's Jaccard by one bigram)."""
     batch = 1 << _PAIR_BITS
-    parts = [_jaccard_batch(values, offsets, pairs[i : i + batch])
-             for i in range(0, len(pairs), batch)]  # fmt: skip
+    workers = os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # NumPy's sorts release the GIL
+        parts = list(pool.map(
+            lambda i: _jaccard_batch(values, offsets, pairs[i : i + batch]),
+            range(0, len(pairs), batch),
+        ))  # fmt: skip
     return np.concatenate(parts) if parts else np.empty(0)
 
 
