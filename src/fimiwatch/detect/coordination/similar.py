@@ -220,8 +220,9 @@ def _band_keys(values: np.ndarray, offsets: np.ndarray, params: CoordinationPara
             for k in range(band * rows, (band + 1) * rows):
                 np.multiply(chunk, a[k], out=hashed)
                 np.add(hashed, b[k], out=hashed)
-                np.right_shift(hashed, np.uint64(32), out=hashed)
-                key = (key ^ np.minimum.reduceat(hashed, starts)) * _BIGRAM
+                # the top bits of the minimum are the minimum of the top bits: shift after
+                minimum = np.minimum.reduceat(hashed, starts) >> np.uint64(32)
+                key = (key ^ minimum) * _BIGRAM
             out[band, first:last] = key
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
