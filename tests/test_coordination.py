@@ -205,6 +205,16 @@ def test_co_similar_threshold_is_exact_jaccard(store: Store, tmp_path: Path) -> 
     assert above.num_rows == 0
 
 
+def test_co_similar_without_near_duplicates_has_no_keys(store: Store, tmp_path: Path) -> None:
+    from fimiwatch.detect.coordination.similar import similar_keys
+
+    ingest(store, tmp_path, [
+        item("a", "acct-a", 0, text="one two three four five six seven eight nine ten"),
+        item("b", "acct-b", 1, text="alpha beta gamma delta epsilon zeta eta theta iota kappa"),
+    ])  # fmt: skip
+    assert similar_keys(store, CoordinationParams()).num_rows == 0
+
+
 def test_co_similar_hot_bucket_is_linear(store: Store, tmp_path: Path) -> None:
     """5,000 copies of one slogan: one cluster, compared post by post with its first post."""
     slogan = "wake up europe the truth about the ports deal they hide from you"

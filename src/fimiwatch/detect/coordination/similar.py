@@ -273,6 +273,8 @@ def _band_candidates(bands: list[np.ndarray], rank: np.ndarray) -> np.ndarray:
         # as they come: when every text recurs, each band finds nearly the same pairs
         for start in range(0, len(bands), workers):
             for pairs in pool.map(packed_pairs, bands[start : start + workers]):
+                if len(pairs) == 0:
+                    continue
                 found = np.sort(np.concatenate([found, pairs]))
                 found = found[np.concatenate([[True], found[1:] != found[:-1]])]
     return np.stack([found >> np.uint64(32), found & np.uint64(0xFFFFFFFF)], axis=1).astype(
