@@ -60,7 +60,8 @@ class StagedTables:
     """Staged items that a reader parsed into temporary tables of a DuckDB connection.
 
     Normalising and storing them then never leaves DuckDB: no Arrow copy of every batch on its
-    way out of one connection and into another, which halves the cost of a large CSV.
+    way out of one connection and into another (1M CSV posts, back to back: 9.1 → 6.5 s;
+    bench/RESULTS.md).
     """
 
     rows: int

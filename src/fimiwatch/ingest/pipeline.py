@@ -239,7 +239,7 @@ class _Rows:
             if inserted < block:
                 self.con.execute(
                     f"""INSERT INTO quarantine SELECT {self.quarantine_row} FROM (
-                        SELECT line, reject AS reason, {_record_json()} AS record
+                        SELECT {_REJECTED_ROW}
                         FROM {normalised} WHERE reject IS NOT NULL)""",
                     self.params,
                 )
@@ -277,9 +277,9 @@ class _Rows:
         """Write normalised rows in large appends: DuckDB pays per INSERT, not per row."""
         normalised = self.con.from_arrow(pa.concat_tables(pending).combine_chunks())
         normalised.filter("reject IS NULL").project(self.items_row).insert_into("items")
-        normalised.filter("reject IS NOT NULL").project(
-            f"line, reject AS reason, {_record_json()} AS record"
-        ).project(self.quarantine_row).insert_into("quarantine")
+        normalised.filter("reject IS NOT NULL").project(_REJECTED_ROW).project(
+            self.quarantine_row
+        ).insert_into("quarantine")
         pending.clear()
 
     def _quarantine(self, rejects: pa.Table) -> None:
@@ -304,6 +304,10 @@ def _record_json(alias: str = "") -> str:
         f"platform := {a}platform, account_id := {a}account_id, title := {a}title, "
         f"text := left({a}text, 1000))) AS VARCHAR), 4096)"
     )
+
+
+_REJECTED_ROW = f"line, reject AS reason, {_record_json()} AS record"
+"""A normalised row that was rejected, as the quarantine's line, reason and record."""
 
 
 def _retract_repeats(con: duckdb.DuckDBPyConnection, ingest_id: int, name: str) -> tuple[int, int]:
