@@ -73,6 +73,12 @@ LOG_FACTORIAL = (
 weight 1, 10⁻⁶ from weight 3 on)."""
 
 
+RARITY_SCALE = 2**32
+"""Rarities are summed as integers in units of 1/RARITY_SCALE (2·10⁻¹⁰): an integer sum is
+exact in any order, so an edge's mean rarity is the same bit for bit whichever threads, engine
+or incremental round added its meetings up (a float sum's last bit follows the order)."""
+
+
 STRONG_BAR = (
     "greatest($min_significance, "
     "log10(greatest((SELECT count(*) FROM coord_candidates), 1) / $family_error))"
@@ -187,7 +193,8 @@ def model_steps(dialect: Dialect) -> list[tuple[str, str]]:
         ("coord_candidates", f"""
             WITH {pairs}
             SELECT p.view, source, target, count(*) AS weight,
-                avg(ln(v.accounts / key_accounts)) AS rarity,
+                sum(CAST(round(ln(v.accounts / key_accounts) * {RARITY_SCALE}) AS BIGINT))
+                    / count(*) / {RARITY_SCALE} AS rarity,
                 min(first_t) AS first_t, max(last_t) AS last_t
             FROM pairs p
             JOIN (SELECT view, count(DISTINCT account) AS accounts FROM coord_actions
