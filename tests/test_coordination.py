@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import networkx as nx
 import pytest
 from hypothesis import given, settings
@@ -23,6 +24,7 @@ from fimiwatch.config import Settings
 from fimiwatch.detect.coordination.detector import CoordinationDetector
 from fimiwatch.detect.coordination.edges import compute_edges, view_sql
 from fimiwatch.detect.coordination.params import VIEWS, CoordinationParams
+from fimiwatch.detect.coordination.plan import DUCKDB, model_steps, plan_values, render
 from fimiwatch.ingest.pipeline import choose_reader, ingest_document, open_document
 from fimiwatch.store import Store
 from tests.conftest import write_jsonl
@@ -589,11 +591,16 @@ def test_planted_group_is_one_finding(tmp_path: Path, campaign_file: Path) -> No
 
 
 def test_runs_are_deterministic(tmp_path: Path, campaign_file: Path) -> None:
+    """The same posts give the same edges and findings bit for bit, in whatever order the input
+    lists them (the store's rows, and so DuckDB's threads, then meet them in another order)."""
+    shuffled = campaign()
+    random.Random(3).shuffle(shuffled)
     results = []
-    for run in ("first", "second"):
+    for run, data in (("first", campaign_file), ("shuffled", None)):
         folder = tmp_path / run
         folder.mkdir()
-        with campaign_store(folder, campaign_file) as store:
+        data = data or write_jsonl(folder / "shuffled.jsonl", shuffled)
+        with campaign_store(folder, data) as store:
             table = compute_edges(store, CoordinationParams())
             results.append((
                 table.to_pylist(),
@@ -603,6 +610,31 @@ def test_runs_are_deterministic(tmp_path: Path, campaign_file: Path) -> None:
             ))  # fmt: skip
     assert results[0] == results[1]
     assert results[0][2][0]["id"] == results[1][2][0]["id"]
+
+
+def test_mean_rarity_does_not_depend_on_row_order() -> None:
+    """Two accounts meet on 50 keys of different rarity, and the candidate step (one thread)
+    sees the meetings in the table's order. A float mean differs in its last bit between the
+    two orders; the plan's integer sum must not (threads and engines order them as they will)."""
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    con.execute("""
+        CREATE TABLE coord_actions AS
+        SELECT 1 AS view, 0::UBIGINT AS key, a::UBIGINT AS account, 0.0 AS t, 0::UBIGINT AS item
+        FROM range(1000) r(a)""")
+    candidates = render(dict(model_steps(DUCKDB))["coord_candidates"], plan_values(PERMISSIVE))
+    rarities = []
+    for order in ("ASC", "DESC"):
+        con.execute(f"""
+            CREATE OR REPLACE TABLE coord_ranked AS
+            SELECT 1 AS view, k::UBIGINT AS key, side::UBIGINT AS account, 1000.0 * k + side AS t,
+                (2 * k + side)::UBIGINT AS item, 2 + k AS key_accounts, 1 + side AS rn,
+                1 - side AS in_window
+            FROM range(50) r(k), range(2) s(side) ORDER BY k {order}, side""")
+        rarities.append(con.execute(f"SELECT weight, rarity FROM ({candidates})").fetchall())
+    expected = sum(math.log(1000 / (2 + k)) for k in range(50)) / 50
+    assert rarities[0] == [(50, pytest.approx(expected, abs=1e-9))]
+    assert rarities[0] == rarities[1]
 
 
 # --- fimiwatch network --------------------------------------------------------------------
