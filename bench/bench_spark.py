@@ -34,7 +34,10 @@ from fimiwatch.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 EXACT = ("co-post", "co-link", "co-repost", "co-reply")
-COLUMNS = "id, account_id, published_at, text, links, hashtags, repost_of, reply_to"
+COLUMNS = (  # item_hash: DuckDB's, so that Spark breaks ties in time as DuckDB does
+    "id, account_id, published_at, text, links, hashtags, repost_of, reply_to, "
+    "hash(id) AS item_hash"
+)
 
 
 def load(db: Path, posts: Path, settings: Settings) -> float:

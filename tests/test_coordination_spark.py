@@ -55,14 +55,25 @@ def _records() -> list[dict[str, Any]]:
     return records
 
 
-def _both(tmp_path: Path, spark: Any, params: CoordinationParams) -> tuple[list, list]:
-    data = write_jsonl(tmp_path / "items.jsonl", _records())
+def _tied(bursts: int = 3, accounts: int = 15) -> list[dict[str, Any]]:
+    """Bursts of one slogan by more accounts than ``max_neighbours`` in the same second: which
+    actions follow which is decided by the tie-break alone."""
+    return [
+        item(f"tie{b}-{a}", f"tied-{a:02d}", 500_000 + b * 1000, text=f"the same slogan {b}")
+        for b in range(bursts) for a in range(accounts)
+    ]  # fmt: skip
+
+
+def _both(
+    tmp_path: Path, spark: Any, params: CoordinationParams, extra: tuple[dict[str, Any], ...] = ()
+) -> tuple[list, list]:
+    data = write_jsonl(tmp_path / "items.jsonl", _records() + list(extra))
     with campaign_store(tmp_path, data) as store:
         ours = compute_edges(store, params).to_pylist()
         parquet = tmp_path / "items.parquet"
         store.con.execute(
             "COPY (SELECT id, account_id, published_at, text, links, hashtags, repost_of, "
-            f"reply_to FROM items) TO '{parquet}' (FORMAT parquet)"
+            f"reply_to, hash(id) AS item_hash FROM items) TO '{parquet}' (FORMAT parquet)"
         )
     theirs = compute_edges_spark(spark, spark.read.parquet(str(parquet)), params).to_pylist()
     return ours, theirs
@@ -92,6 +103,15 @@ def test_spark_matches_duckdb_at_default_settings(tmp_path: Path, spark: Any) ->
 def test_spark_matches_duckdb_on_every_pair(tmp_path: Path, spark: Any) -> None:
     ours, theirs = _both(tmp_path, spark, replace(PERMISSIVE, views=EXACT))
     assert {r["view"] for r in ours} == set(EXACT)
+    _same(ours, theirs)
+
+
+@pytest.mark.timeout(600)
+def test_spark_matches_duckdb_when_times_tie(tmp_path: Path, spark: Any) -> None:
+    ours, theirs = _both(tmp_path, spark, replace(PERMISSIVE, views=EXACT), extra=tuple(_tied()))
+    tied = [r for r in ours if r["source"].startswith("tied-")]
+    # 15 simultaneous actions, each reaching the next 10: not every pair of the 15 meets
+    assert 0 < len(tied) < 15 * 14 // 2
     _same(ours, theirs)
 
 

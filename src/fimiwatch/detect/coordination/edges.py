@@ -47,16 +47,18 @@ hostile host such as ``a\\9b`` would otherwise be read as a back-reference and f
 _VIEW_SQL = {
     "co-post": """
         -- text_key: the normalised text's hash, stored at ingest (normalise.text_key_sql)
-        SELECT 'co-post' AS view, CAST(text_key AS VARCHAR) AS key, account_id, published_at, id
+        SELECT 'co-post' AS view, CAST(text_key AS VARCHAR) AS key, account_id, published_at, id,
+            {item_hash} AS item_hash
         FROM {items} WHERE repost_of IS NULL AND text_key IS NOT NULL""",
     "co-similar": """
-        SELECT 'co-similar' AS view, s.key, i.account_id, i.published_at, i.id
+        SELECT 'co-similar' AS view, s.key, i.account_id, i.published_at, i.id,
+            {item_hash} AS item_hash
         FROM {items} i JOIN {similar} s ON s.item = i.id""",
     "co-link": f"""
         SELECT 'co-link' AS view,
             lower(regexp_extract(k, '{ORIGIN_PATTERN}'))
                 || substr(k, length(regexp_extract(k, '{ORIGIN_PATTERN}')) + 1) AS key,
-            account_id, published_at, id
+            account_id, published_at, id, {{item_hash}} AS item_hash
         FROM (
             SELECT *, {URL_KEY_SQL} AS k FROM (
                 SELECT *, unnest(links) AS u FROM {{items}}
@@ -64,14 +66,16 @@ _VIEW_SQL = {
             )
         )""",
     "co-repost": """
-        SELECT 'co-repost' AS view, repost_of AS key, account_id, published_at, id
+        SELECT 'co-repost' AS view, repost_of AS key, account_id, published_at, id,
+            {item_hash} AS item_hash
         FROM {items} WHERE repost_of IS NOT NULL""",
     "co-reply": """
-        SELECT 'co-reply' AS view, reply_to AS key, account_id, published_at, id
+        SELECT 'co-reply' AS view, reply_to AS key, account_id, published_at, id,
+            {item_hash} AS item_hash
         FROM {items} WHERE reply_to IS NOT NULL AND repost_of IS NULL""",
     "co-hashtag": """
         SELECT 'co-hashtag' AS view, array_to_string(tags, ' ') AS key,
-            account_id, published_at, id
+            account_id, published_at, id, {item_hash} AS item_hash
         FROM (
             SELECT *, list_sort(list_distinct(list_transform(hashtags, lambda h: lower(h))))
                 AS tags
@@ -80,10 +84,21 @@ _VIEW_SQL = {
 }
 
 
-def view_sql(view: str, items: str = "items", similar: str = "coord_similar_keys") -> str:
-    """(view, key, account_id, published_at, id) for each post of ``items`` the view sees: its
-    keys before hashing (co-similar: the clusters in ``similar``)."""
-    return _VIEW_SQL[view].replace("{items}", items).replace("{similar}", similar)
+def view_sql(
+    view: str,
+    items: str = "items",
+    similar: str = "coord_similar_keys",
+    item_hash: str = "hash(id)",
+) -> str:
+    """(view, key, account_id, published_at, id, item_hash) for each post of ``items`` the view
+    sees: its keys before hashing (co-similar: the clusters in ``similar``); ``item_hash``, the
+    expression of the item's 64-bit hash, which breaks ties in time (``plan.actions_sql``)."""
+    return (
+        _VIEW_SQL[view]
+        .replace("{items}", items)
+        .replace("{similar}", similar)
+        .replace("{item_hash}", item_hash)
+    )
 
 
 def actions_sql(

@@ -111,17 +111,21 @@ def render(sql: str, values: dict[str, int | float]) -> str:
 
 
 def actions_sql(dialect: Dialect, view_sql: list[tuple[int, str]]) -> str:
-    """``coord_actions`` from each view's (view, key, account_id, published_at, id) SELECT,
-    given with the view's number (its position among the selected views, from 1): one row per
-    co-action; ``key`` hashes (view, key) so one column partitions it."""
+    """``coord_actions`` from each view's (view, key, account_id, published_at, id, item_hash)
+    SELECT, given with the view's number (its position among the selected views, from 1): one
+    row per co-action; ``key`` hashes (view, key) so one column partitions it.
+
+    ``item_hash`` orders actions at the same instant, so it decides which ``max_neighbours``
+    actions follow each one: both engines must get the same value (DuckDB's ``hash(id)``, which
+    Spark reads from the exported items) to find the same meetings when times tie."""
     views = " UNION ALL ".join(
-        f"(SELECT {code} AS view, key, account_id, published_at, id FROM ({sql}))"
+        f"(SELECT {code} AS view, key, account_id, published_at, id, item_hash FROM ({sql}))"
         for code, sql in view_sql
     )
     h = dialect.hash
     return f"""
         SELECT view, {h}(view, key) AS key, {h}(account_id) AS account,
-            {dialect.seconds("published_at")} AS t, {h}(id) AS item
+            {dialect.seconds("published_at")} AS t, item_hash AS item
         FROM ({views})
         WHERE key IS NOT NULL AND key <> '' AND account_id IS NOT NULL
           AND published_at IS NOT NULL"""

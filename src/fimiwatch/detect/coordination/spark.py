@@ -7,15 +7,19 @@ materialises it as a temporary table. ``co-similar`` needs the NumPy MinHash ste
 DuckDB only.
 
 Usage, with items as a Spark DataFrame (for instance Parquet written by
-``COPY items TO 'items.parquet'`` or by another pipeline; the columns of the items table)::
+``COPY (SELECT *, hash(id) AS item_hash FROM items) TO 'items.parquet'`` or by another
+pipeline; the columns of the items table)::
 
     from fimiwatch.detect.coordination.spark import compute_edges_spark
     edges = compute_edges_spark(spark, spark.read.parquet("items/"), params)
 
-Ties in time are broken by each engine's own 64-bit hash (DuckDB's ``hash``, Spark's
-``xxhash64``), so the two engines return the same edges except where a key has more than
-``max_neighbours`` actions in one window at the very same instant, or where the earliest
-meetings of an edge tie (then the examples may differ).
+Actions at the same instant are ordered by ``item_hash``, which decides which
+``max_neighbours`` actions follow each one. Export it with the items, as DuckDB computes it
+(``COPY (SELECT *, hash(id) AS item_hash FROM items) TO 'items.parquet'``), and the two engines
+return the same edges; the examples may still differ where an edge's earliest meetings tie
+(keys are hashed by each engine's own function). Without the column Spark hashes the ids with
+``xxhash64``: ties then break otherwise, and at 1M generated posts (one-second times) one edge
+in eight had another weight than on DuckDB (``bench/bench_spark.py``).
 """
 
 from __future__ import annotations
@@ -44,23 +48,24 @@ _URL_KEY = URL_KEY_TEMPLATE.format(one="$1", two="$2", every="")
 
 SPARK_VIEW_SQL = {
     "co-post": f"""
-        SELECT 'co-post' AS view, {_TEXT_KEY} AS key, account_id, published_at, id
+        SELECT 'co-post' AS view, {_TEXT_KEY} AS key, account_id, published_at, id, item_hash
         FROM items WHERE repost_of IS NULL AND text IS NOT NULL""",
     "co-link": f"""
         SELECT 'co-link' AS view,
             lower(regexp_extract(k, '{ORIGIN_PATTERN}', 0))
                 || substr(k, length(regexp_extract(k, '{ORIGIN_PATTERN}', 0)) + 1) AS key,
-            account_id, published_at, id
+            account_id, published_at, id, item_hash
         FROM (
             SELECT *, {_URL_KEY} AS k FROM (
-                SELECT account_id, published_at, id, explode(links) AS u FROM items
+                SELECT account_id, published_at, id, item_hash, explode(links) AS u FROM items
                 WHERE repost_of IS NULL AND links IS NOT NULL
             )
         )""",
-    "co-repost": view_sql("co-repost"),  # plain SQL, the same on both engines
-    "co-reply": view_sql("co-reply"),
+    "co-repost": view_sql("co-repost", item_hash="item_hash"),  # plain SQL on both engines
+    "co-reply": view_sql("co-reply", item_hash="item_hash"),
     "co-hashtag": """
-        SELECT 'co-hashtag' AS view, array_join(tags, ' ') AS key, account_id, published_at, id
+        SELECT 'co-hashtag' AS view, array_join(tags, ' ') AS key,
+            account_id, published_at, id, item_hash
         FROM (
             SELECT *, array_sort(array_distinct(transform(hashtags, h -> lower(h)))) AS tags
             FROM items WHERE repost_of IS NULL AND hashtags IS NOT NULL
@@ -76,7 +81,7 @@ def names_sql(views: tuple[str, ...]) -> str:
         WITH met AS (
             SELECT view, source, target, explode(example_hashes) AS m FROM coord_edges
         ),
-        items_named AS (SELECT DISTINCT xxhash64(id) AS item, id FROM items),
+        items_named AS (SELECT DISTINCT item_hash AS item, id FROM items),
         accounts_named AS (
             SELECT DISTINCT xxhash64(account_id) AS account, account_id FROM items
             WHERE account_id IS NOT NULL
@@ -117,6 +122,10 @@ def compute_edges_spark(spark: Any, items: Any, params: CoordinationParams) -> p
         raise ValueError("estimate the window on DuckDB (resolve_params) and pass it to Spark")
     values = plan_values(params)
     spark.conf.set("spark.sql.parser.escapedStringLiterals", "true")
+    if "item_hash" not in items.columns:
+        from pyspark.sql.functions import xxhash64
+
+        items = items.withColumn("item_hash", xxhash64("id"))
     items.createOrReplaceTempView("items")
     views = [(code, SPARK_VIEW_SQL[v]) for code, v in enumerate(params.views, start=1)]
     steps = [("coord_actions", actions_sql(SPARK, views)), *core_steps(SPARK)]
