@@ -28,16 +28,12 @@ import pyarrow as pa
 from fimiwatch.config import Settings
 from fimiwatch.detect.coordination.edges import compute_edges
 from fimiwatch.detect.coordination.params import CoordinationParams
-from fimiwatch.detect.coordination.spark import compute_edges_spark
+from fimiwatch.detect.coordination.spark import compute_edges_spark, export_items
 from fimiwatch.ingest.pipeline import choose_reader, ingest_document, open_document
 from fimiwatch.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 EXACT = ("co-post", "co-link", "co-repost", "co-reply")
-COLUMNS = (  # item_hash: DuckDB's, so that Spark breaks ties in time as DuckDB does
-    "id, account_id, published_at, text, links, hashtags, repost_of, reply_to, "
-    "hash(id) AS item_hash"
-)
 
 
 def load(db: Path, posts: Path, settings: Settings) -> float:
@@ -122,7 +118,7 @@ def main() -> None:
     params = CoordinationParams(views=EXACT)
     with Store(db, settings) as store:
         started = time.perf_counter()
-        store.con.execute(f"COPY (SELECT {COLUMNS} FROM items) TO '{parquet}' (FORMAT parquet)")
+        export_items(store.con, parquet)
         result["parquet_s"] = time.perf_counter() - started
         started = time.perf_counter()
         ours = compute_edges(store, params)

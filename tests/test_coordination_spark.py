@@ -14,7 +14,7 @@ import pytest
 
 from fimiwatch.detect.coordination.edges import compute_edges
 from fimiwatch.detect.coordination.params import CoordinationParams
-from fimiwatch.detect.coordination.spark import compute_edges_spark
+from fimiwatch.detect.coordination.spark import compute_edges_spark, export_items
 from tests.conftest import write_jsonl
 from tests.test_coordination import PERMISSIVE, campaign, campaign_store, item
 
@@ -71,10 +71,7 @@ def _both(
     with campaign_store(tmp_path, data) as store:
         ours = compute_edges(store, params).to_pylist()
         parquet = tmp_path / "items.parquet"
-        store.con.execute(
-            "COPY (SELECT id, account_id, published_at, text, links, hashtags, repost_of, "
-            f"reply_to, hash(id) AS item_hash FROM items) TO '{parquet}' (FORMAT parquet)"
-        )
+        export_items(store.con, parquet)
     theirs = compute_edges_spark(spark, spark.read.parquet(str(parquet)), params).to_pylist()
     return ours, theirs
 

@@ -6,16 +6,15 @@ statements DuckDB runs. Each step is checkpointed as a view named after it, as D
 materialises it as a temporary table. ``co-similar`` needs the NumPy MinHash step and runs on
 DuckDB only.
 
-Usage, with items as a Spark DataFrame (for instance Parquet written by
-``COPY (SELECT *, hash(id) AS item_hash FROM items) TO 'items.parquet'`` or by another
-pipeline; the columns of the items table)::
+Usage, with items as a Spark DataFrame (for instance Parquet written by ``export_items``
+from a store, or by another pipeline; the columns of the items table)::
 
     from fimiwatch.detect.coordination.spark import compute_edges_spark
     edges = compute_edges_spark(spark, spark.read.parquet("items/"), params)
 
 Actions at the same instant are ordered by ``item_hash``, which decides which
 ``max_neighbours`` actions follow each one. Export it with the items, as DuckDB computes it
-(``COPY (SELECT *, hash(id) AS item_hash FROM items) TO 'items.parquet'``), and the two engines
+(``export_items``), and the two engines
 return the same edges; the examples may still differ where an edge's earliest meetings tie
 (keys are hashed by each engine's own function). Without the column Spark hashes the ids with
 ``xxhash64``: ties then break otherwise, and at 1M generated posts (one-second times) one edge
@@ -24,6 +23,7 @@ in eight had another weight than on DuckDB (``bench/bench_spark.py``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -110,6 +110,21 @@ def names_sql(views: tuple[str, ...]) -> str:
             CASE WHEN source_id < target_id THEN transform(examples, x -> array(x.s, x.t))
                  ELSE transform(examples, x -> array(x.t, x.s)) END AS examples
         FROM named"""
+
+
+EXPORTED_COLUMNS = "id, account_id, published_at, text, links, hashtags, repost_of, reply_to"
+"""The items' columns the Spark views read."""
+
+
+def export_items(con: Any, path: Path) -> None:
+    """Write a store's items as Parquet for ``compute_edges_spark``: the columns it reads and
+    DuckDB's ``hash(id)`` as ``item_hash``, so that Spark breaks ties in time as DuckDB does.
+    ``con`` is the store's DuckDB connection."""
+    target = str(path).replace("'", "''")
+    con.execute(
+        f"COPY (SELECT {EXPORTED_COLUMNS}, hash(id) AS item_hash FROM items) "
+        f"TO '{target}' (FORMAT parquet)"
+    )
 
 
 def compute_edges_spark(spark: Any, items: Any, params: CoordinationParams) -> pa.Table:
