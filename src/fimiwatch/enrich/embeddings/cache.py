@@ -16,7 +16,7 @@ from multiprocessing import get_context
 import numpy as np
 import pyarrow as pa
 
-from fimiwatch.enrich.embeddings.backends import DEFAULT_BACKEND, load_backend
+from fimiwatch.enrich.embeddings.backends import DEFAULT_BACKEND, CombinedBackend, load_backend
 from fimiwatch.store import Store
 
 Progress = Callable[[int], None]
@@ -34,8 +34,15 @@ def embed_texts(
     progress: Progress | None = None,
 ) -> np.ndarray:
     """(len(texts), dimensions) unit vectors, from the cache where present; the others are
-    embedded (each distinct text once) and stored before returning."""
+    embedded (each distinct text once) and stored before returning. A combined backend's
+    parts are cached each under its own model, so they are shared with runs of either part;
+    ``progress`` counts the first (slowest) part's texts."""
     model = load_backend(backend)
+    if isinstance(model, CombinedBackend):
+        return model.combine([
+            embed_texts(store, texts, part, progress if index == 0 else None)
+            for index, part in enumerate(model.parts)
+        ])  # fmt: skip
     if not texts:
         return np.zeros((0, model.dimensions), dtype=np.float32)
     scratch = store.con.cursor()
@@ -92,10 +99,15 @@ def embed_uncached(
 ) -> np.ndarray:
     """Embed every text, bypassing the cache, in ``processes`` workers (0: one per core).
     The raw throughput the benchmarks compare detectors with."""
+    model = load_backend(backend)
+    if isinstance(model, CombinedBackend):
+        return model.combine([
+            embed_uncached(part, texts, load_backend(part).processes, progress if i == 0 else None)
+            for i, part in enumerate(model.parts)
+        ])  # fmt: skip
     workers = processes or os.cpu_count() or 1
     parts: list[np.ndarray] = []
     if workers <= 1 or len(texts) < POOL_MIN_TEXTS:
-        model = load_backend(backend)
         for batch in _batches(texts):
             parts.append(model.embed(batch))
             if progress:
