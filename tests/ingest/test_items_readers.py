@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from fimiwatch.config import IngestSettings
@@ -377,6 +377,7 @@ JSONL_TOKENS = [b"\n", b"\r\n", b" ", b"{", b"}", b"[", b'"', b":", b",", b'{"id
     chunk_bytes=st.sampled_from([5, 64, 1 << 20]),  # (small blocks: see test_records.py)
     max_record=st.integers(1, 64) | st.just(1 << 20),
 )
+@example(data=b"\x0c", chunk_bytes=5, max_record=1 << 20)  # a form feed is not JSON whitespace
 def test_jsonl_property_arbitrary_bytes_account_for_every_line(
     tmp_path: Path, data: bytes, chunk_bytes: int, max_record: int
 ) -> None:

@@ -143,7 +143,7 @@ def _jsonl_sql() -> str:
             TRY(json_extract_string(txt, {text_paths})) AS v,
             TRY(json_extract(txt, {list_paths})) AS l
         FROM decoded
-        WHERE txt IS NULL OR NOT regexp_full_match(txt, '\s*')
+        WHERE txt IS NULL OR NOT regexp_full_match(txt, '[ \t\r\n]*')  -- JSON's whitespace only
     ), checked AS (
         SELECT *, v IS NOT NULL AND is_object AS ok FROM extracted
     )
