@@ -65,6 +65,40 @@ def test_attribution_is_found_in_each_language(credit: str) -> None:
     assert found.attributed and found.named_as
 
 
+@pytest.mark.parametrize(
+    ("credit", "names"),
+    [
+        ("Podle Čínského rozhlasu je investice přínosem.", CRI),  # cs genitive
+        ("Podľa Čínskeho rozhlasu ide o prínos.", CRI),  # sk genitive
+        ("Kaip pranešė Kinijos tarptautinio radijo tarnyba,", CRI),  # lt genitive
+        ("Według Radia Chiny inwestycja", CRI),  # pl genitive
+        ("wie im Chinesischen Zentralfernsehen berichtet", outlet_names("cctv", None, None)),
+        ("informoval Lidovým deníkem", outlet_names("peoples-daily", None, None)),
+    ],
+)
+def test_attribution_finds_declined_names(credit: str, names: tuple[str, ...]) -> None:
+    assert check(f"Text článku.\n\n{credit}", names, None).attributed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Radical Chinese students protested.",  # "Radio Chiny" takes case endings, not any word
+        "Chinese radio said nothing.",
+        "Mehr auf czech.cri.cnx",  # a domain matches whole
+    ],
+)
+def test_declined_names_do_not_match_other_words(text: str) -> None:
+    assert not check(text, CRI, None).attributed
+
+
+def test_bracketed_qualifiers_are_no_outlet_names() -> None:
+    names = outlet_names("xinhua", "Xinhua News Agency (English)", "english.news.cn")
+    assert "English" not in names and "Xinhua News Agency" in names
+    assert not check("The English summary of the report follows.", names, None).attributed
+    assert "YouTube" not in outlet_names("yt:cgtn", "CGTN (YouTube)", None)
+
+
 def test_attribution_by_url_and_credit_line_naming_another_outlet() -> None:
     url = "https://czech.cri.cn/2026/05/01/clanek.html"
     assert check("Celý text: http://czech.cri.cn/2026/05/01/clanek.html", CRI, url).attributed

@@ -6,6 +6,11 @@ differently. The check looks for the origin outlet's names (the registry's name,
 of how the outlet is credited in European languages, ``attribution_names.json``), its domain
 or the origin's URL, anywhere in the copy's text or title. Credit lines ("Zdroj:", "Source :",
 "Quelle:", "Šaltinis:", "Źródło:"…) are reported with the evidence when present.
+
+Czech, Slovak, Polish, Lithuanian and German decline names: "podle Čínského rozhlasu",
+"pasak Kinijos radijo", "laut Chinesischem Zentralfernsehen". So each word of five letters or
+more matches with any of the case endings of those languages (``ENDINGS``) in place of its
+own: a closed list, so that "Radio Chiny" matches "Radia Chiny" but not "radical Chinese".
 """
 
 from __future__ import annotations
@@ -46,6 +51,17 @@ def _family_names() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in raw.items() if not k.startswith("_")}
 
 
+QUALIFIERS = frozenset({
+    "english", "chinese", "russian", "french", "français", "german", "deutsch", "spanish",
+    "español", "arabic", "persian", "farsi", "czech", "slovak", "polish", "hungarian",
+    "latvian", "lithuanian", "estonian", "romanian", "serbian", "ukrainian", "italian",
+    "china", "russia", "iran", "latvia", "lithuania", "estonia", "moldova", "serbia",
+    "youtube", "facebook", "twitter", "telegram", "tiktok", "instagram", "vkontakte", "weibo",
+})  # fmt: skip
+"""Words that qualify a registry name in brackets — "Xinhua News Agency (English)", "CGTN
+(YouTube)" — and are no name of the outlet: a copy that says "English" credits nobody."""
+
+
 def outlet_names(source: str, name: str | None, domain: str | None) -> tuple[str, ...]:
     """Every name under which the outlet ``source`` may be credited (longest first)."""
     names = {
@@ -56,7 +72,8 @@ def outlet_names(source: str, name: str | None, domain: str | None) -> tuple[str
     }
     if name:
         names.add(name)
-        names.update(part.strip() for part in re.split(r"[()（）,]", name) if len(part.strip()) > 2)
+        parts = (part.strip() for part in re.split(r"[()（）,]", name))
+        names.update(p for p in parts if len(p) > 2 and p.casefold() not in QUALIFIERS)
     if domain:
         names.add(domain)
     return tuple(sorted(names, key=lambda n: (-len(n), n)))
@@ -65,6 +82,22 @@ def outlet_names(source: str, name: str | None, domain: str | None) -> tuple[str
 SHORT_NAME = 5
 """Names shorter than this (CRI, RT, TASS, CGTN) match in capitals only: "cri" is French for
 a shout, "rt" a common abbreviation."""
+
+ENDINGS = tuple(sorted({
+    # Czech and Slovak
+    "a", "e", "i", "o", "u", "y", "á", "é", "í", "ý", "ě", "ou", "em", "om", "ám", "ách", "ami",
+    "ov", "ovi", "ej", "ie", "ia", "iu", "ího", "ímu", "ím", "ích", "ími", "ého", "ému", "ém",
+    "ým", "ých", "ými", "eho", "emu",
+    # Polish
+    "ą", "ę", "ego", "ym", "ych", "ymi", "ów", "ach",
+    # Lithuanian
+    "as", "is", "ys", "us", "os", "ai", "ui", "ės", "ė", "ų", "į", "io", "iui", "ių", "ams", "oje",
+    "uose", "ame",
+    # German
+    "en", "er", "es", "s", "n",
+}, key=lambda e: (-len(e), e)))  # fmt: skip
+"""Case endings a declined outlet name may take, longest first."""
+MIN_STEM = 4
 
 
 @cache
@@ -76,12 +109,36 @@ def _patterns(names: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
         ([n for n in names if len(n) >= SHORT_NAME], re.IGNORECASE),
     ):
         if group:
-            alternatives = "|".join(re.escape(n) for n in group)
+            alternatives = "|".join(_declined(n) if flags else re.escape(n) for n in group)
             patterns.append(re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w])", flags))
     cjk = [n for n in names if re.search(r"[\u3000-\u9fff]", n)]
     if cjk:
         patterns.append(re.compile("|".join(re.escape(n) for n in cjk)))
     return tuple(patterns)
+
+
+def _declined(name: str) -> str:
+    """A pattern for ``name`` in which each word of five letters or more may carry another
+    case ending (``ENDINGS``) than its own; domains and URLs stay exact."""
+    if "." in name or "/" in name:
+        return re.escape(name)
+    parts = re.split(r"([^\W\d_]+)", name)  # odd items are the words
+    return "".join(
+        _declined_word(part) if index % 2 else re.escape(part) for index, part in enumerate(parts)
+    )
+
+
+def _declined_word(word: str) -> str:
+    if len(word) <= MIN_STEM:
+        return re.escape(word)
+    own = next(
+        (e for e in ENDINGS if word.lower().endswith(e) and len(word) - len(e) >= MIN_STEM), ""
+    )
+    stems = {word, word[: len(word) - len(own)]}
+    return f"(?:{'|'.join(map(re.escape, sorted(stems, key=len, reverse=True)))})" + _ENDING
+
+
+_ENDING = "(?:" + "|".join(ENDINGS) + ")?"
 
 
 def check(copy_text: str, names: tuple[str, ...], origin_url: str | None) -> Attribution:
