@@ -3,7 +3,8 @@
 ``bench_laundering.py`` reports the detector on the whole labelled set, whose parameters were
 chosen on that same set. Here the 18 origins are split by number (``*-o1``, ``-o3``, ``-o5``
 against ``-o2``, ``-o4``, ``-o6``, in each language); every predicted pair, labelled copy and
-hard negative belongs to the half of its origin. For each half, the grid's setting with the
+hard negative belongs to the half of its origin. For each half, the grid's setting (``min_gap``
+× ``min_origin_coverage`` × ``pivot_min_gap``, which includes no pivot at all) with the
 best cross-lingual recall at precision ≥ 0.9 on that half (ties: fewer hard negatives, then
 the grid's order) is measured on the other half: two-fold cross-validation.
 
@@ -31,6 +32,9 @@ from fimiwatch.store import Store
 
 GAPS = (0.015, 0.02, 0.025, 0.03, 0.035, 0.04)
 COVERAGES = (0.3, 0.35, 0.4, 0.45)
+PIVOT_GAPS = (None, 0.03, 0.035, 0.04, 0.045, 0.05)
+"""``pivot_min_gap``; None: no copies found through other copies."""
+Setting = tuple[float, float, float | None]
 NEGATIVE_KINDS = {"negative", "unrelated", "state_same_topic"}
 
 
@@ -67,29 +71,35 @@ def measure(predicted: set[tuple[str, str]], side: int) -> dict[str, Any]:
     }
 
 
+def params_for(backend: str, setting: Setting) -> LaunderingParams:
+    gap, coverage, pivot = setting
+    return LaunderingParams(
+        backend=backend, min_gap=gap, min_origin_coverage=coverage, pivot=pivot is not None,
+        pivot_min_gap=pivot,
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--backend", default=LaunderingParams.backend)
     args = parser.parse_args()
     default = LaunderingParams(backend=args.backend).calibrated()
-    chosen = (default.min_gap, default.min_origin_coverage)
-    grid = sorted({*itertools.product(GAPS, COVERAGES), chosen})
+    chosen: Setting = (default.min_gap, default.min_origin_coverage, default.pivot_min_gap)
+    grid = sorted(
+        {*itertools.product(GAPS, COVERAGES, PIVOT_GAPS), chosen},
+        key=lambda s: (s[0], s[1], -1.0 if s[2] is None else s[2]),
+    )
     with Store(args.store, Settings(db=args.store)) as store:
         predictions = {
-            (gap, coverage): {
+            setting: {
                 (c.origin["id"], c.copy["id"])
-                for c in find_copies(
-                    store,
-                    LaunderingParams(
-                        backend=args.backend, min_gap=gap, min_origin_coverage=coverage
-                    ),
-                )
+                for c in find_copies(store, params_for(args.backend, setting))
             }
-            for gap, coverage in grid
+            for setting in grid
         }
-    print("| tuned on | chosen `min_gap`, `min_origin_coverage` | measured on | precision "
-          "| recall | copies | hard negatives |")  # fmt: skip
+    print("| tuned on | chosen `min_gap`, `min_origin_coverage`, `pivot_min_gap` | measured on "
+          "| precision | recall | copies | hard negatives |")  # fmt: skip
     print("|---|---|---|---:|---:|---:|---:|")
     for tuned in (0, 1):
         scores = {setting: measure(predictions[setting], tuned) for setting in grid}
@@ -97,12 +107,13 @@ def main() -> None:
         best = max(passing, key=lambda s: (scores[s]["recall"], -scores[s]["hard_negatives"],
                                            -grid.index(s)))  # fmt: skip
         held = measure(predictions[best], 1 - tuned)
-        print(f"| half {tuned} | {best[0]}, {best[1]} | half {1 - tuned} | "
+        print(f"| half {tuned} | {best[0]}, {best[1]}, {best[2]} | half {1 - tuned} | "
               f"{held['precision']:.3f} | {held['recall']:.3f} | {held['copies']} | "
               f"{held['hard_negatives']} |")  # fmt: skip
     for side in (0, 1):
         m = measure(predictions[chosen], side)
-        print(f"| (defaults) | {chosen[0]}, {chosen[1]} | half {side} | {m['precision']:.3f} | "
+        print(f"| (defaults) | {chosen[0]}, {chosen[1]}, {chosen[2]} | half {side} | "
+              f"{m['precision']:.3f} | "
               f"{m['recall']:.3f} | {m['copies']} | {m['hard_negatives']} |")  # fmt: skip
 
 

