@@ -18,7 +18,8 @@ in their language (same-language copies; the rest only resemble each other by to
    not depend on how many it is given; at 100k articles all of them would take most of an
    hour more).
 3. Warm runs (everything cached) at each origin share: the detector's own cost, and how it
-   grows with the origins.
+   grows with the origins. ``--keep-store`` reuses the last run's store for warm runs only,
+   e.g. to add the cost of finding copies through other copies (``--pivot-min-gap``).
 """
 
 from __future__ import annotations
@@ -96,14 +97,20 @@ def write_articles(path: Path, count: int, origin_share: float, seed: int = 5) -
 
 
 def run(
-    articles: int, backend: str, shares: list[float], raw_sample: int | None = None
+    articles: int,
+    params: LaunderingParams,
+    shares: list[float],
+    raw_sample: int | None = None,
+    keep_store: bool = False,
 ) -> list[dict[str, object]]:
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
+    """Cold and warm runs (only warm ones with ``keep_store``: its embeddings are cached)."""
+    backend = params.backend
+    if not keep_store:
+        shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True, exist_ok=True)
     results = []
     db = WORK / "store.duckdb"
     settings = Settings(db=db)
-    params = LaunderingParams(backend=backend)
     with Store(db, settings) as store:
         load_builtin_sources(store)
         for index, share in enumerate(shares):
@@ -112,7 +119,7 @@ def run(
             store.con.execute("DELETE FROM items")
             document = open_document(str(source), settings)
             ingest_document(store, document, choose_reader(document, "items-jsonl"))
-            runs = ("cold", "warm") if index == 0 else ("warm",)
+            runs = ("cold", "warm") if index == 0 and not keep_store else ("warm",)
             for kind in runs:
                 started = time.perf_counter()
                 copies = find_copies(store, params)
@@ -125,10 +132,12 @@ def run(
                     "articles": articles, "backend": backend, "origin_share": share,
                     "origins": origins, "run": kind, "seconds": round(seconds, 1),
                     "articles_per_s": round(articles / seconds, 1), "copies": len(copies),
+                    "through_another_copy": sum(1 for c in copies if c.via),
+                    "pivot_min_gap": params.pivot_gap(),
                     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                 })  # fmt: skip
                 print(json.dumps(results[-1]), flush=True)
-            if index == 0:
+            if index == 0 and not keep_store:
                 texts = [
                     p
                     for (text,) in store.con.execute("SELECT text FROM items").fetchall()
@@ -161,9 +170,19 @@ def main() -> None:
         "--raw-sample", type=int, default=None,
         help="passages to embed for the raw throughput (default: all of them)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pivot-min-gap", type=float, default=None,
+        help="find copies through other copies with this min_gap (default: the backend's "
+        "calibration; use-onnx has none, so none are)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep-store", action="store_true",
+        help="reuse the last run's store, its embeddings cached: warm runs only",
+    )  # fmt: skip
     args = parser.parse_args()
     shares = [float(s) for s in args.origin_shares.split(",")]
-    run(args.articles, args.backend, shares, args.raw_sample)
+    params = LaunderingParams(backend=args.backend, pivot_min_gap=args.pivot_min_gap)
+    run(args.articles, params, shares, args.raw_sample, args.keep_store)
 
 
 if __name__ == "__main__":
