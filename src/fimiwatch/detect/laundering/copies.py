@@ -239,11 +239,13 @@ class _Pivot:
         return _best_origin_per_copy(found)
 
     def _through(self, via: Copy, candidate: dict[str, Any]) -> Copy | None:
-        origin = via.origin
-        if candidate["source"] == via.copy["source"] or candidate["lang"] == origin["lang"]:
-            return None  # within one language, copying shows in shared wording (step 2)
-        if not _in_time(origin, candidate, self.params):
+        """The candidate as a copy of the via's origin, if its alignment with the via reaches
+        enough of the origin."""
+        origin, params = via.origin, self.params
+        if candidate["source"] == via.copy["source"] or not _in_time(origin, candidate, params):
             return None
+        if origin["lang"] is not None and candidate["lang"] == origin["lang"]:
+            return None  # within one language, copying shows in shared wording (step 2)
         starts = self.spans.copy_start
         v, c = self.number[via.copy["id"]], self.number[candidate["id"]]
         cosines = (
