@@ -28,12 +28,17 @@ PROXY_UNATTRIBUTED_SHARE = 0.5
 """An outlet whose republished state articles are mostly unattributed is suggested as proxy."""
 
 
-AFFECTED_SQL = """
+ARTICLES_CTE = """
     WITH articles AS (
         SELECT i.id, i.ingest_id, i.published_at,
             coalesce(s.affiliation, 'unknown') IN (SELECT unnest($origins)) AS is_origin
         FROM (SELECT * FROM items WHERE {articles}) i LEFT JOIN sources s ON s.source = i.source
-    ),
+    )"""
+"""The articles a detector run reads, each marked origin or candidate."""
+
+AFFECTED_SQL = (
+    ARTICLES_CTE
+    + """,
     new_origins AS (
         SELECT published_at FROM articles
         WHERE is_origin AND ingest_id > $after AND ingest_id <= $through
@@ -45,15 +50,13 @@ AFFECTED_SQL = """
         )), [])
     FROM articles a
 """
+)
 """How many origins are new, and the candidates to examine again: the new ones, and those a new
 origin could be the source of."""
 
-WINDOW_SQL = """
-    WITH articles AS (
-        SELECT i.id, i.published_at,
-            coalesce(s.affiliation, 'unknown') IN (SELECT unnest($origins)) AS is_origin
-        FROM (SELECT * FROM items WHERE {articles}) i LEFT JOIN sources s ON s.source = i.source
-    ),
+WINDOW_SQL = (
+    ARTICLES_CTE
+    + """,
     changed AS (SELECT published_at FROM articles WHERE list_contains($changed, id))
     SELECT coalesce(list(id ORDER BY id), []) FROM articles a
     WHERE NOT is_origin AND EXISTS (
@@ -62,6 +65,7 @@ WINDOW_SQL = """
             AND a.published_at <= o.published_at + to_seconds($lag)
     )
 """
+)
 """The candidates that the origins ``$changed`` could be the source of."""
 
 
@@ -139,7 +143,8 @@ class LaunderingDetector(Detector):
         vias = self._stored_direct_copies(store, affected) if pivoting else {}
         copies = self._examine(store, affected, vias)
         now = {(c.copy["id"], c.origin["id"]) for c in copies if c.via is None}
-        before = {(c, o) for c, o in vias.items() if c in set(affected)}
+        is_affected = set(affected)
+        before = {(c, o) for c, o in vias.items() if c in is_affected}
         changed = sorted({origin for _, origin in now ^ before}) if pivoting else []
         if changed:
             affected = sorted(set(affected) | set(self._window(store, changed)))
