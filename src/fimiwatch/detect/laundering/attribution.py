@@ -97,6 +97,7 @@ ENDINGS = tuple(sorted({
     "en", "er", "es", "s", "n",
 }, key=lambda e: (-len(e), e)))  # fmt: skip
 """Case endings a declined outlet name may take, longest first."""
+_ENDING = "(?:" + "|".join(ENDINGS) + ")?"
 MIN_STEM = 4
 
 
@@ -136,9 +137,6 @@ def _declined_word(word: str) -> str:
     )
     stems = {word, word[: len(word) - len(own)]}
     return f"(?:{'|'.join(map(re.escape, sorted(stems, key=len, reverse=True)))})" + _ENDING
-
-
-_ENDING = "(?:" + "|".join(ENDINGS) + ")?"
 
 
 def check(copy_text: str, names: tuple[str, ...], origin_url: str | None) -> Attribution:
